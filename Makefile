@@ -1,0 +1,26 @@
+# make book: build the rendered book (executes every chapter, full budget) into _build/html
+# make test: run every test (unit tests, chapter pairing, notebooks and book build on the quick budget)
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: book test sync clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[book,test]"
+	touch $(STAMP)
+
+book: $(STAMP)
+	IGM_PROGRESS=0 $(BIN)/jupyter-book build . --builder html -W --keep-going
+
+test: $(STAMP)
+	IGM_BUDGET=quick IGM_PROGRESS=0 $(BIN)/python -m pytest
+
+sync: $(STAMP)
+	$(BIN)/jupytext --sync book/*.md
+
+clean:
+	rm -rf _build

@@ -1,0 +1,115 @@
+"""Input checks shared by every public function.
+
+Each check raises a ``TypeError`` or ``ValueError`` that says what was expected, what came, and
+how to fix it (scikit-learn's error style). They never use ``assert`` (stripped by ``python -O``).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import torch
+
+
+def shape_str(shape: Sequence[int]) -> str:
+    """Format a shape as ``(64, 2)`` (with a trailing comma for one dimension: ``(64,)``)."""
+    shape = tuple(shape)
+    return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def check_tensor(
+    x,
+    name: str,
+    *,
+    ndim: int | Iterable[int] | None = None,
+    last_dim: int | None = None,
+    floating: bool = True,
+) -> torch.Tensor:
+    """Check that ``x`` is a tensor of the expected rank, last dimension and dtype kind.
+
+    Args:
+        x: the value to check.
+        name: the argument's name, used in the error message.
+        ndim: the allowed number of dimensions (one int or several).
+        last_dim: the required size of the last dimension.
+        floating: require a floating-point dtype.
+
+    Returns:
+        ``x`` unchanged.
+
+    Raises:
+        TypeError: ``x`` is not a tensor, or not floating point when required.
+        ValueError: wrong number of dimensions or wrong last dimension, or an empty tensor.
+    """
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(
+            f"{name} must be a torch.Tensor, got {type(x).__name__}: "
+            f"convert it with torch.as_tensor({name}, dtype=torch.float32)"
+        )
+    if floating and not x.is_floating_point():
+        raise TypeError(
+            f"{name} must have a floating-point dtype, got {x.dtype}: use {name}.float()"
+        )
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if x.dim() not in allowed:
+            want = " or ".join(f"{d}-D" for d in allowed)
+            raise ValueError(
+                f"{name} must be {want}, got shape {shape_str(x.shape)} ({x.dim()}-D)"
+                + (f": use {name}.reshape(-1, {last_dim})" if last_dim is not None else "")
+            )
+    if last_dim is not None and (x.dim() == 0 or x.shape[-1] != last_dim):
+        raise ValueError(
+            f"{name} must have shape (N, {last_dim}), got {shape_str(x.shape)}: "
+            f"use {name}.reshape(-1, {last_dim})"
+        )
+    if x.numel() == 0:
+        raise ValueError(f"{name} is empty (shape {shape_str(x.shape)}): pass at least one sample")
+    return x
+
+
+def check_choice(value, name: str, choices: Iterable[str]) -> str:
+    """Check that ``value`` is one of ``choices`` (strings).
+
+    Raises:
+        TypeError: ``value`` is not a string.
+        ValueError: ``value`` is not among ``choices``; the message lists the valid ones.
+    """
+    choices = sorted(choices)
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a string, one of: {', '.join(choices)}; got {value!r}")
+    if value not in choices:
+        raise ValueError(f"unknown {name} {value!r}; choose one of: {', '.join(choices)}")
+    return value
+
+
+def check_positive_int(value, name: str, *, allow_zero: bool = False) -> int:
+    """Check that ``value`` is an int > 0 (or >= 0 with ``allow_zero``); bools are rejected.
+
+    Raises:
+        TypeError: not an int.
+        ValueError: not positive.
+    """
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} ({value!r})")
+    if value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be {bound}, got {value}")
+    return value
+
+
+def check_positive(value, name: str, *, allow_zero: bool = False) -> float:
+    """Check that ``value`` is a finite real number > 0 (or >= 0 with ``allow_zero``).
+
+    Raises:
+        TypeError: not a real number.
+        ValueError: not positive, or not finite.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} ({value!r})")
+    value = float(value)
+    if not value == value or value in (float("inf"), float("-inf")):
+        raise ValueError(f"{name} must be finite, got {value}")
+    if value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be {bound}, got {value}")
+    return value

@@ -1,0 +1,48 @@
+"""What every latent-variable sampler shares: a prior ``z ~ N(0, I)``, ``forward(z)`` and ``sample(n)``."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .._validation import check_positive_int, check_tensor
+
+
+def adam(lr: float, betas: tuple[float, float] = (0.5, 0.999)):
+    """An optimizer factory ``parameters -> torch.optim.Adam(parameters, lr, betas)``."""
+    return lambda params: torch.optim.Adam(params, lr=lr, betas=betas)
+
+
+class LatentSampler(nn.Module):
+    """Base class: a generator ``x = G(z)`` with a standard normal prior on ``z`` (``latent_dim``).
+
+    Subclasses set ``self.generator`` and ``self.latent_dim`` and define ``players()``.
+    ``forward(z)`` is differentiable; ``sample(n)`` draws ``z`` and returns samples without gradients
+    (as ``torch.distributions``' ``sample`` vs ``rsample``).
+    """
+
+    generator: nn.Module
+    latent_dim: int
+
+    def _device_dtype(self):
+        p = next(self.parameters())
+        return p.device, p.dtype
+
+    def prior(self, n: int) -> torch.Tensor:
+        """Draw ``z ~ N(0, I)``, shape ``(n, latent_dim)``, on the model's device and dtype."""
+        check_positive_int(n, "n")
+        device, dtype = self._device_dtype()
+        return torch.randn(n, self.latent_dim, device=device, dtype=dtype)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """Map latents ``(N, latent_dim)`` to samples ``(N, ...)``, differentiably."""
+        check_tensor(z, "z", ndim=2, last_dim=self.latent_dim)
+        return self.generator(z)
+
+    def rsample(self, n: int) -> torch.Tensor:
+        """``n`` samples with gradients flowing to the generator."""
+        return self.generator(self.prior(n))
+
+    @torch.no_grad()
+    def sample(self, n: int) -> torch.Tensor:
+        """``n`` samples ``(n, ...)`` without gradients, on the model's device."""
+        return self.rsample(n)

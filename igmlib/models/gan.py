@@ -1,0 +1,80 @@
+"""The generative adversarial network (Goodfellow et al. 2014) with a choice of losses."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .._validation import check_choice, check_positive, check_positive_int
+from ..losses import GAN_LOSSES, discriminator_loss, generator_loss
+from ..train import Player
+from .base import LatentSampler, adam
+
+
+class GAN(LatentSampler):
+    """Generator ``G: z -> x`` and discriminator ``D: x -> logit``, trained adversarially.
+
+    Each step: (1) update D on a data minibatch and a generated one, (2) update G.
+
+    Args:
+        generator: maps ``(N, latent_dim)`` to samples ``(N, ...)``.
+        discriminator: maps samples ``(N, ...)`` to logits ``(N, 1)``.
+        latent_dim: size of ``z ~ N(0, I)``.
+        loss: ``"minimax"``, ``"non_saturating"`` (default) or ``"least_squares"``
+            (see :mod:`igmlib.losses`).
+        lr: Adam learning rate of both players (DCGAN: 2e-4).
+        betas: Adam betas (DCGAN: (0.5, 0.999)).
+        joint_batch: feed D one concatenated batch of real and fake samples instead of two batches.
+            With BatchNorm in D this mixes their statistics: the pitfall the GAN chapter shows.
+
+    References:
+        Goodfellow et al., "Generative Adversarial Nets", NeurIPS 2014, eq. (1) and Algorithm 1.
+        Radford et al., "DCGAN", ICLR 2016 (Adam 2e-4, beta1 0.5).
+    """
+
+    def __init__(
+        self,
+        generator: nn.Module,
+        discriminator: nn.Module,
+        latent_dim: int,
+        *,
+        loss: str = "non_saturating",
+        lr: float = 2e-4,
+        betas: tuple[float, float] = (0.5, 0.999),
+        joint_batch: bool = False,
+    ):
+        super().__init__()
+        if not isinstance(generator, nn.Module) or not isinstance(discriminator, nn.Module):
+            raise TypeError("generator and discriminator must be torch.nn.Module instances")
+        self.generator, self.discriminator = generator, discriminator
+        self.latent_dim = check_positive_int(latent_dim, "latent_dim")
+        self.loss = check_choice(loss, "loss", GAN_LOSSES)
+        self.lr = check_positive(lr, "lr")
+        self.betas = tuple(betas)
+        self.joint_batch = bool(joint_batch)
+
+    def discriminator_logits(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """D's logits on real and fake samples, as two batches or (``joint_batch``) one."""
+        if self.joint_batch:
+            logits = self.discriminator(torch.cat([real, fake]))
+            return logits[: len(real)], logits[len(real):]
+        return self.discriminator(real), self.discriminator(fake)
+
+    def discriminator_step(self, real: torch.Tensor) -> dict[str, torch.Tensor]:
+        # (1) Update D: maximise log D(x) + log(1 - D(G(z))) (or the LSGAN targets); G is fixed.
+        fake = self.generator(self.prior(len(real))).detach()
+        real_logits, fake_logits = self.discriminator_logits(real, fake)
+        return {
+            "loss": discriminator_loss(real_logits, fake_logits, self.loss),
+            "D(x)": torch.sigmoid(real_logits).mean().detach(),
+            "D(G(z))": torch.sigmoid(fake_logits).mean().detach(),
+        }
+
+    def generator_step(self, batch_size: int) -> torch.Tensor:
+        # (2) Update G: minimise log(1 - D(G(z))) (minimax) or -log D(G(z)) (non-saturating).
+        return generator_loss(self.discriminator(self.generator(self.prior(batch_size))), self.loss)
+
+    def players(self) -> list[Player]:
+        return [
+            Player("discriminator", [self.discriminator], self.discriminator_step, adam(self.lr, self.betas)),
+            Player("generator", [self.generator], self.generator_step, adam(self.lr, self.betas), needs_data=False),
+        ]

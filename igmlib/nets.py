@@ -1,0 +1,157 @@
+"""Networks: an MLP and small convolutional generators / discriminators for square images.
+
+The convolutional nets work for any ``image_size`` divisible by 4 (8x8 digits, 28x28 MNIST,
+32x32): two stride-2 (transposed) convolutions between ``image_size / 4`` and ``image_size``.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from ._validation import check_choice, check_positive_int
+
+ACTIVATIONS = {
+    "relu": nn.ReLU,
+    "leaky_relu": lambda: nn.LeakyReLU(0.2),
+    "tanh": nn.Tanh,
+    "softplus": nn.Softplus,
+    "elu": nn.ELU,
+    "sigmoid": nn.Sigmoid,
+    "identity": nn.Identity,
+}
+
+
+def make_activation(name: str) -> nn.Module:
+    """A fresh activation module by name (one of :data:`ACTIVATIONS`)."""
+    return ACTIVATIONS[check_choice(name, "activation", ACTIVATIONS)]()
+
+
+class MLP(nn.Sequential):
+    """A fully connected network ``in_features -> hidden... -> out_features``.
+
+    Args:
+        in_features: input size ``d_in``.
+        out_features: output size ``d_out``.
+        hidden: widths of the hidden layers (may be empty: a linear map).
+        activation: hidden activation, one of ``relu, leaky_relu, tanh, softplus, elu, sigmoid, identity``.
+        out_activation: activation after the last layer (default: none, i.e. logits).
+        batch_norm: BatchNorm1d after each hidden linear layer.
+
+    Shapes:
+        ``(N, in_features) -> (N, out_features)``.
+
+    Raises:
+        TypeError / ValueError: non-positive sizes or an unknown activation name.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        hidden: Sequence[int] = (128, 128),
+        *,
+        activation: str = "relu",
+        out_activation: str | None = None,
+        batch_norm: bool = False,
+    ):
+        check_positive_int(in_features, "in_features")
+        check_positive_int(out_features, "out_features")
+        widths = [in_features, *[check_positive_int(h, "hidden width") for h in hidden]]
+        layers: list[nn.Module] = []
+        for a, b in zip(widths[:-1], widths[1:]):
+            layers.append(nn.Linear(a, b))
+            if batch_norm:
+                layers.append(nn.BatchNorm1d(b))
+            layers.append(make_activation(activation))
+        layers.append(nn.Linear(widths[-1], out_features))
+        if out_activation is not None:
+            layers.append(make_activation(out_activation))
+        super().__init__(*layers)
+        self.in_features, self.out_features = in_features, out_features
+
+
+def _check_image_size(image_size: int) -> int:
+    check_positive_int(image_size, "image_size")
+    if image_size % 4:
+        raise ValueError(f"image_size must be divisible by 4 (e.g. 8, 28, 32), got {image_size}")
+    return image_size
+
+
+class ConvGenerator(nn.Module):
+    """DCGAN-style generator: ``z -> (channels, image_size, image_size)`` with pixels in [-1, 1].
+
+    Linear to ``(2 width, s/4, s/4)``, then two stride-2 transposed convolutions with BatchNorm
+    and ReLU, ``tanh`` output.
+
+    Args:
+        latent_dim: size of ``z``.
+        image_size: side ``s`` in pixels, divisible by 4.
+        channels: image channels.
+        width: base number of feature maps.
+
+    Shapes:
+        ``(N, latent_dim) -> (N, channels, s, s)``.
+
+    References:
+        Radford, Metz, Chintala, "DCGAN", ICLR 2016, section 3 (architecture guidelines).
+    """
+
+    def __init__(self, latent_dim: int, image_size: int = 8, channels: int = 1, width: int = 64):
+        super().__init__()
+        check_positive_int(latent_dim, "latent_dim")
+        check_positive_int(channels, "channels")
+        check_positive_int(width, "width")
+        s = _check_image_size(image_size) // 4
+        self.latent_dim, self.image_size, self.channels = latent_dim, image_size, channels
+        self.project = nn.Sequential(
+            nn.Linear(latent_dim, 2 * width * s * s), nn.BatchNorm1d(2 * width * s * s), nn.ReLU(),
+            nn.Unflatten(1, (2 * width, s, s)),
+        )
+        self.upsample = nn.Sequential(
+            nn.ConvTranspose2d(2 * width, width, 4, stride=2, padding=1), nn.BatchNorm2d(width), nn.ReLU(),
+            nn.ConvTranspose2d(width, channels, 4, stride=2, padding=1), nn.Tanh(),
+        )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.upsample(self.project(z))  # (N, C, s, s)
+
+
+class ConvDiscriminator(nn.Module):
+    """DCGAN-style discriminator / critic / encoder body: an image to ``out_features`` numbers.
+
+    Two stride-2 convolutions with LeakyReLU(0.2) (no normalisation by default, so it is safe with
+    gradient penalties), then a linear layer.
+
+    Args:
+        image_size: side ``s`` in pixels, divisible by 4.
+        channels: image channels.
+        width: base number of feature maps.
+        out_features: outputs (1 logit for a discriminator; more for an encoder or a Q head).
+
+    Shapes:
+        ``(N, channels, s, s) -> (N, out_features)``.
+    """
+
+    def __init__(self, image_size: int = 8, channels: int = 1, width: int = 64, out_features: int = 1):
+        super().__init__()
+        check_positive_int(channels, "channels")
+        check_positive_int(width, "width")
+        check_positive_int(out_features, "out_features")
+        s = _check_image_size(image_size) // 4
+        self.image_size, self.channels = image_size, channels
+        self.features = nn.Sequential(
+            nn.Conv2d(channels, width, 4, stride=2, padding=1), nn.LeakyReLU(0.2),
+            nn.Conv2d(width, 2 * width, 4, stride=2, padding=1), nn.LeakyReLU(0.2),
+            nn.Flatten(),  # (N, 2 width s s)
+        )
+        self.head = nn.Linear(2 * width * s * s, out_features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        expected = (self.channels, self.image_size, self.image_size)
+        if x.dim() != 4 or tuple(x.shape[1:]) != expected:
+            raise ValueError(
+                f"x must have shape (N, {expected[0]}, {expected[1]}, {expected[2]}), got {tuple(x.shape)}"
+            )
+        return self.head(self.features(x))

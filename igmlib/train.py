@@ -1,0 +1,342 @@
+"""The one training loop for every model in igmlib.
+
+A model is an ``nn.Module`` that declares its *players* (generator, discriminator, critic,
+encoder ...) with :meth:`players`. Each :class:`Player` names the modules it updates, its loss,
+its default optimizer, and how many updates it takes per iteration (``n_critic``). :func:`fit`
+runs them in order; models never call ``optimizer.step()`` themselves.
+
+One *step* (iteration) = every player in order, each for its own number of updates, each update on
+a fresh minibatch. The history records, per step, the last value of every loss a player reports.
+"""
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import torch
+from torch import distributions as D
+from torch import nn
+
+from ._validation import check_positive_int
+from .runtime import progress_enabled, seed_everything
+
+Batch = Any  # a tensor, a tuple of tensors, or the batch size (players with needs_data=False)
+OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
+
+
+@dataclass(frozen=True)
+class Player:
+    """One player of a model: the modules it updates, its loss, its optimizer and update ratio.
+
+    Attributes:
+        name: the player's role, e.g. ``"discriminator"``; keys the history and the optimizers.
+        modules: the modules whose parameters this player's optimizer updates.
+        loss: ``loss(batch) -> Tensor`` (scalar, minimised) or ``-> dict`` with the minimised value
+            under ``"loss"`` and extra scalars to log (e.g. ``{"loss": l, "D(x)": m}``).
+        optimizer: ``optimizer(parameters) -> torch.optim.Optimizer`` (the paper's default).
+        steps: updates per iteration (e.g. ``n_critic = 5`` for a WGAN critic).
+        needs_data: whether ``loss`` receives a data minibatch; if not, it receives the batch size
+            (an int), e.g. for a generator update that only draws latents.
+        after_update: called after each optimizer step (e.g. weight clipping), or ``None``.
+    """
+
+    name: str
+    modules: Sequence[nn.Module]
+    loss: Callable[[Batch], torch.Tensor | dict]
+    optimizer: OptimizerFactory
+    steps: int = 1
+    needs_data: bool = True
+    after_update: Callable[[], None] | None = None
+
+    def parameters(self) -> list[nn.Parameter]:
+        seen, params = set(), []
+        for module in self.modules:
+            for p in module.parameters():
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    params.append(p)
+        return params
+
+
+class TrainState(NamedTuple):
+    """What callbacks see after each step: ``step`` (completed steps, 1-based), the model,
+    the history so far and the optimizers by player name."""
+
+    step: int
+    model: nn.Module
+    history: dict[str, list[float]]
+    optimizers: dict[str, torch.optim.Optimizer]
+
+
+class TrainingDiverged(FloatingPointError):
+    """A loss became NaN or infinite. Attributes: ``step``, ``player``, ``history`` (up to the
+    last finite step) and ``checkpoint`` (path of the last good checkpoint, or ``None``)."""
+
+    def __init__(self, message, *, step, player, history, checkpoint):
+        super().__init__(message)
+        self.step, self.player, self.history, self.checkpoint = step, player, history, checkpoint
+
+
+class Snapshots:
+    """Callback: every ``every`` steps store ``model.sample(n)`` (on the CPU) for animations.
+
+    Samples are drawn under a forked RNG seeded with ``seed``, so the snapshots use the same latent
+    draws each time and never change the training run's random stream.
+
+    Attributes:
+        steps: the steps at which snapshots were taken.
+        samples: the snapshots, each of shape ``(n, ...)``.
+    """
+
+    def __init__(self, every: int, n: int = 1000, seed: int = 0):
+        self.every = check_positive_int(every, "every")
+        self.n = check_positive_int(n, "n")
+        self.seed = seed
+        self.steps: list[int] = []
+        self.samples: list[torch.Tensor] = []
+
+    def __call__(self, state: TrainState) -> None:
+        if state.step % self.every and state.step != 1:
+            return
+        devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(self.seed)
+            x = state.model.sample(self.n)
+        self.steps.append(state.step)
+        self.samples.append(x.detach().cpu())
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    p = next(model.parameters(), None)
+    return p.device if p is not None else torch.device("cpu")
+
+
+def _batch_sampler(data, batch_size: int, device: torch.device) -> Callable[[], Batch]:
+    """Return a function drawing one minibatch of ``data`` on ``device`` from torch's global RNG."""
+    if isinstance(data, D.Distribution):
+        if len(data.event_shape) != 1:
+            raise ValueError(
+                f"a data distribution must have event_shape (d,), got {tuple(data.event_shape)}: "
+                "wrap it in torch.distributions.Independent(..., 1)"
+            )
+        return lambda: data.sample((batch_size,)).to(device)
+    if isinstance(data, torch.Tensor):
+        data = (data,)
+    if isinstance(data, tuple) and data and all(isinstance(t, torch.Tensor) for t in data):
+        n = data[0].shape[0]
+        if any(t.shape[0] != n for t in data):
+            raise ValueError(f"data tensors must have the same first dimension, got {[t.shape[0] for t in data]}")
+        if batch_size > n:
+            raise ValueError(f"batch_size ({batch_size}) exceeds the {n} samples in data: lower batch_size")
+        tensors = tuple(t.to(device) for t in data)
+        single = len(tensors) == 1
+
+        def draw():
+            idx = torch.randperm(n)[:batch_size].to(device)
+            out = tuple(t[idx] for t in tensors)
+            return out[0] if single else out
+
+        return draw
+    if callable(data):
+        def draw():
+            out = data(batch_size)
+            return out.to(device) if isinstance(out, torch.Tensor) else tuple(t.to(device) for t in out)
+
+        return draw
+    raise TypeError(
+        "data must be a torch Distribution, a tensor (N, ...), a tuple of tensors sharing N "
+        f"(e.g. igmlib.data.digits()), or a callable batch_size -> batch; got {type(data).__name__}"
+    )
+
+
+def _rng_state() -> dict:
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(path, state: TrainState, config: dict) -> None:
+    """Write a plain-dict checkpoint (model, optimizers, step, history, RNG, config, version).
+
+    Written to a temporary file first and renamed, so a crash never leaves a half-written file.
+    """
+    from . import __version__
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    checkpoint = {
+        "model": state.model.state_dict(),
+        "optimizers": {name: opt.state_dict() for name, opt in state.optimizers.items()},
+        "step": state.step,
+        "history": {k: list(v) for k, v in state.history.items()},
+        "rng": _rng_state(),
+        "config": config,
+        "igmlib_version": __version__,
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(checkpoint, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path, map_location=None) -> dict:
+    """Load a checkpoint written by :func:`fit` (``torch.load(..., weights_only=True)``)."""
+    return torch.load(path, map_location=map_location, weights_only=True)
+
+
+def _as_loss_dict(out, player: Player) -> dict[str, torch.Tensor]:
+    if isinstance(out, torch.Tensor):
+        out = {"loss": out}
+    if not isinstance(out, dict) or "loss" not in out or out["loss"].dim() != 0:
+        raise TypeError(
+            f"player {player.name!r}: loss must return a scalar tensor or a dict with a scalar 'loss'"
+        )
+    return out
+
+
+def fit(
+    model: nn.Module,
+    data,
+    *,
+    steps: int,
+    batch_size: int = 256,
+    seed: int | None = 0,
+    optimizers: dict[str, OptimizerFactory] | None = None,
+    callbacks: Sequence[Callable[[TrainState], None]] = (),
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: int = 500,
+    resume: str | os.PathLike | None = None,
+    progress: bool | None = None,
+) -> dict[str, list[float]]:
+    """Train ``model`` on ``data`` for ``steps`` steps; return the per-step loss history.
+
+    The model stays on its device (move it first: ``model.to(igm.device())``); data are moved to it.
+
+    Args:
+        model: an ``nn.Module`` with ``players() -> list[Player]``.
+        data: a ``torch.distributions.Distribution`` with ``event_shape (d,)``, a tensor ``(N, ...)``,
+            a tuple of tensors sharing ``N`` (minibatches are tuples), or a callable
+            ``batch_size -> batch``.
+        steps: total number of steps (iterations), counting those of a resumed checkpoint.
+        batch_size: minibatch size for every update.
+        seed: seeds everything at the start (ignored on resume: the checkpoint's RNG state is used);
+            ``None`` leaves the RNG alone.
+        optimizers: per-player overrides, ``{"generator": lambda p: torch.optim.Adam(p, lr=1e-3)}``.
+        callbacks: called as ``callback(TrainState)`` after every step (e.g. :class:`Snapshots`).
+        checkpoint: file to write a checkpoint to every ``checkpoint_every`` steps and at the end.
+        checkpoint_every: steps between checkpoints.
+        resume: a checkpoint written by ``fit``; training continues exactly as the uninterrupted
+            run would have (same minibatches, same losses).
+        progress: show a tqdm progress bar; ``None`` follows ``$IGM_PROGRESS`` (default on).
+
+    Returns:
+        The history: ``{loss name: [value at step 1, step 2, ...]}``; the name is the player's for
+        its minimised loss (e.g. ``"discriminator"``) and the reported name for extras.
+
+    Raises:
+        TypeError / ValueError: bad arguments (unknown player in ``optimizers``, batch larger than
+            the data, a resumed checkpoint with another model or config).
+        TrainingDiverged: a loss became NaN/Inf; the last good checkpoint (if any) is kept.
+    """
+    from tqdm.auto import tqdm
+
+    check_positive_int(steps, "steps")
+    check_positive_int(batch_size, "batch_size")
+    check_positive_int(checkpoint_every, "checkpoint_every")
+    if not hasattr(model, "players"):
+        raise TypeError(f"model must define players() -> list[Player]; {type(model).__name__} does not")
+    players = list(model.players())
+    names = [p.name for p in players]
+    if len(set(names)) != len(names):
+        raise ValueError(f"player names must be unique, got {names}")
+    optimizers = dict(optimizers or {})
+    unknown = sorted(set(optimizers) - set(names))
+    if unknown:
+        raise ValueError(f"optimizers given for unknown players {unknown}; this model's players are: {', '.join(names)}")
+
+    device = _model_device(model)
+    config = {
+        "model": type(model).__name__,
+        "players": [[p.name, p.steps] for p in players],
+        "batch_size": batch_size,
+        "seed": seed,
+    }
+    opts = {p.name: optimizers.get(p.name, p.optimizer)(p.parameters()) for p in players}
+    history: dict[str, list[float]] = {}
+    start = 0
+    if resume is not None:
+        ckpt = load_checkpoint(resume, map_location=device)
+        if ckpt.get("config") != config:
+            raise ValueError(
+                f"checkpoint {resume} was written with config {ckpt.get('config')}, "
+                f"this run has {config}: resume with the same model, players, batch_size and seed"
+            )
+        model.load_state_dict(ckpt["model"])
+        for name, opt in opts.items():
+            opt.load_state_dict(ckpt["optimizers"][name])
+        history = {k: list(v) for k, v in ckpt["history"].items()}
+        start = ckpt["step"]
+        _set_rng_state(ckpt["rng"])
+    elif seed is not None:
+        seed_everything(seed)
+    draw = _batch_sampler(data, batch_size, device)
+
+    owned = {id(p) for pl in players for p in pl.parameters()}
+    all_params = [p for p in model.parameters() if id(p) in owned]
+    original_flags = [p.requires_grad for p in all_params]
+    player_ids = {pl.name: {id(p) for p in pl.parameters()} for pl in players}
+    last_checkpoint = resume if resume is not None else None
+    show = progress if progress is not None else progress_enabled()
+    bar = tqdm(range(start, steps), initial=start, total=steps, disable=(show is False), leave=False)
+    model.train()
+    try:
+        for step in bar:
+            logs: dict[str, float] = {}
+            for player in players:
+                ids = player_ids[player.name]
+                for p in all_params:  # only this player's parameters collect gradients
+                    p.requires_grad_(id(p) in ids)
+                opt = opts[player.name]
+                for _ in range(player.steps):
+                    out = _as_loss_dict(player.loss(draw() if player.needs_data else batch_size), player)
+                    opt.zero_grad(set_to_none=True)
+                    out["loss"].backward()
+                    opt.step()
+                    if player.after_update is not None:
+                        player.after_update()
+                for key, value in out.items():
+                    logs[player.name if key == "loss" else key] = float(value.detach())
+            bad = {k: v for k, v in logs.items() if not math.isfinite(v)}
+            if bad:
+                where = f"the last good checkpoint is {last_checkpoint}" if last_checkpoint else (
+                    "no checkpoint was written: pass checkpoint=... to keep one")
+                raise TrainingDiverged(
+                    f"training diverged at step {step + 1}: non-finite losses {bad}; {where}. "
+                    "Lower the learning rate or add a regulariser.",
+                    step=step + 1, player=next(iter(bad)), history=history, checkpoint=last_checkpoint,
+                )
+            for key, value in logs.items():
+                history.setdefault(key, []).append(value)
+            state = TrainState(step + 1, model, history, opts)
+            for callback in callbacks:
+                callback(state)
+            if checkpoint is not None and ((step + 1) % checkpoint_every == 0 or step + 1 == steps):
+                save_checkpoint(checkpoint, state, config)
+                last_checkpoint = checkpoint
+            if (step + 1) % 50 == 0 and show is not False:
+                bar.set_postfix({k: f"{v:.3g}" for k, v in logs.items()}, refresh=False)
+    finally:
+        bar.close()
+        for p, flag in zip(all_params, original_flags):
+            p.requires_grad_(flag)
+    return history
