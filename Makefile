@@ -1,5 +1,6 @@
 # make book: build the rendered book (executes every chapter, full budget) into _build/html
-# make test: run every test (unit tests, chapter pairing, notebooks and book build on the quick budget)
+# make test: every test: unit tests, the book's tests (pairs, build with -W, browser) and nbval on
+#            each chapter notebook, all on the quick budget
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -17,7 +18,7 @@ book: $(STAMP)
 	IGM_PROGRESS=0 $(BIN)/jupyter-book build . --builder html -W --keep-going
 
 test: $(STAMP)
-	IGM_BUDGET=quick IGM_PROGRESS=0 $(BIN)/python -m pytest
+	IGM_BUDGET=quick IGM_PROGRESS=0 $(BIN)/python -m pytest tests book --nbval-lax --nbval-current-env
 
 sync: $(STAMP)
 	$(BIN)/jupytext --sync book/*.md

@@ -8,13 +8,22 @@ Quick tour::
     history = igm.fit(model, data, steps=igm.budget(full=5000, quick=50), seed=0)
     igm.metrics.mode_coverage(model.sample(2500), data)
 """
-from . import data, losses, metrics, models, nets, plot
+from . import data, divergences, losses, metrics, models, nets, plot, pushforward
 from .runtime import budget, device, is_quick, seed_everything
 from .train import Player, Snapshots, TrainingDiverged, TrainState, fit, load_checkpoint
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Player", "Snapshots", "TrainState", "TrainingDiverged", "budget", "data", "device", "fit",
-    "is_quick", "load_checkpoint", "losses", "metrics", "models", "nets", "plot", "seed_everything",
+    "Player", "Snapshots", "TrainState", "TrainingDiverged", "budget", "data", "device", "divergences", "fit",
+    "is_quick", "load_checkpoint", "losses", "metrics", "models", "nets", "plot", "pushforward", "seed_everything",
 ]
+
+
+def __getattr__(name):
+    # igm.widgets needs ipywidgets (the [book] extra): import it only when first used
+    if name == "widgets":
+        import importlib
+
+        return importlib.import_module(".widgets", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -59,7 +59,12 @@ def density(dist=None, samples=None, *, range=None, bins: int = 60, ax=None, lab
         grid = torch.linspace(float(range[0]), float(range[1]), points)
         x = grid[:, None] if len(dist.event_shape) == 1 else grid
         with torch.no_grad():
-            pdf = dist.log_prob(x).exp()
+            try:  # the density is 0 outside the support (log_prob would raise there)
+                inside = dist.support.check(x)
+            except NotImplementedError:
+                inside = torch.ones(points, dtype=torch.bool)
+            pdf = torch.zeros(points)
+            pdf[inside] = dist.log_prob(x[inside]).exp().float()
         ax.plot(grid.numpy(), _np(pdf), color="tab:blue", label=label)
     ax.set_xlim(*range)
     ax.legend(fontsize="small")

@@ -291,8 +291,8 @@ def fit(
         seed_everything(seed)
     draw = _batch_sampler(data, batch_size, device)
 
-    owned = {id(p) for pl in players for p in pl.parameters()}
-    all_params = [p for p in model.parameters() if id(p) in owned]
+    # every parameter of the model and its players; frozen ones (requires_grad False) stay frozen
+    all_params = list({id(p): p for p in [*model.parameters(), *(q for pl in players for q in pl.parameters())]}.values())
     original_flags = [p.requires_grad for p in all_params]
     player_ids = {pl.name: {id(p) for p in pl.parameters()} for pl in players}
     last_checkpoint = resume if resume is not None else None
@@ -304,8 +304,8 @@ def fit(
             logs: dict[str, float] = {}
             for player in players:
                 ids = player_ids[player.name]
-                for p in all_params:  # only this player's parameters collect gradients
-                    p.requires_grad_(id(p) in ids)
+                for p, flag in zip(all_params, original_flags):  # only this player's parameters collect gradients
+                    p.requires_grad_(flag and id(p) in ids)
                 opt = opts[player.name]
                 for _ in range(player.steps):
                     out = _as_loss_dict(player.loss(draw() if player.needs_data else batch_size), player)

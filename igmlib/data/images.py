@@ -82,13 +82,18 @@ def read_idx(path: str | os.PathLike) -> torch.Tensor:
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rb") as f:
-        raw = f.read()
+        try:
+            raw = f.read()
+        except (EOFError, gzip.BadGzipFile) as err:
+            raise ValueError(f"{path} is not a complete gzip file ({err}): download it again") from err
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
         raise ValueError(f"{path} is not an IDX file: the first two bytes must be 0")
     dtypes = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
     if raw[2] not in dtypes:
         raise ValueError(f"{path}: unknown IDX type code {raw[2]:#x}")
     ndim = raw[3]
+    if len(raw) < 4 + 4 * ndim:
+        raise ValueError(f"{path}: truncated IDX header ({len(raw)} bytes for {ndim} dimensions)")
     shape = struct.unpack(">" + "I" * ndim, raw[4 : 4 + 4 * ndim])
     dtype = np.dtype(dtypes[raw[2]])
     count = int(np.prod(shape)) if shape else 1
