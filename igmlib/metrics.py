@@ -99,7 +99,8 @@ def histogram_kl(samples: torch.Tensor, density: D.Distribution, *, bins: int = 
         samples: shape ``(N,)`` or ``(N, 1)``.
         density: a distribution with ``log_prob`` on ``(M, 1)`` (igmlib's 1-D toys) or ``(M,)``.
         bins: number of equal-width bins.
-        range: ``(low, high)``; default: the 0.1% and 99.9% quantiles of ``density.sample``.
+        range: ``(low, high)``; default: the 0.1% and 99.9% quantiles of 20,000 ``density.sample``
+            draws with a fixed seed (deterministic; the global RNG is left untouched).
         eps: pseudo-count added to every bin's probability.
 
     Returns:
@@ -111,17 +112,24 @@ def histogram_kl(samples: torch.Tensor, density: D.Distribution, *, bins: int = 
     from scipy import integrate
 
     check_positive_int(bins, "bins")
-    samples = check_tensor(samples, "samples", ndim=(1, 2)).detach().cpu().double().reshape(-1, *([] if samples.dim() == 1 else [1]))
+    samples = check_tensor(samples, "samples", ndim=(1, 2))
     if samples.dim() == 2 and samples.shape[1] != 1:
         raise ValueError(f"samples must have shape (N,) or (N, 1), got {tuple(samples.shape)}")
+    samples = samples.detach().cpu().double().reshape(-1)
     event_1d = len(density.event_shape) == 1
 
     def pdf(t: float) -> float:
         x = torch.tensor([[t]] if event_1d else [t], dtype=torch.get_default_dtype())
+        try:  # the density is 0 outside the support (log_prob would raise there)
+            if not bool(density.support.check(x).all()):
+                return 0.0
+        except NotImplementedError:
+            pass
         return float(density.log_prob(x).exp())
 
     if range is None:
-        with torch.no_grad():
+        with torch.no_grad(), torch.random.fork_rng(devices=[]):  # deterministic; caller's RNG untouched
+            torch.manual_seed(0)
             ref = density.sample((20000,)).reshape(-1).double()
         range = (float(torch.quantile(ref, 0.001)), float(torch.quantile(ref, 0.999)))
     low, high = map(float, range)
@@ -136,10 +144,45 @@ def histogram_kl(samples: torch.Tensor, density: D.Distribution, *, bins: int = 
     return float(np.sum(p * np.log(p / q)))
 
 
+def gaussian_log_likelihood(train: torch.Tensor, test: torch.Tensor, *, jitter: float = 1e-6) -> torch.Tensor:
+    """Held-out log-likelihood (nats) under one full-covariance Gaussian fitted to ``train``.
+
+    The baseline for likelihood-based models: ``N(mean, cov + jitter I)`` with the sample mean and
+    the unbiased sample covariance of ``train``, evaluated with
+    ``torch.distributions.MultivariateNormal`` (in float64) on each point of ``test``.
+
+    Args:
+        train: ``(N, ...)``, N >= 2; each point is flattened (images ``(N, C, H, W)`` work).
+        test: ``(M, ...)`` with the same point shape.
+        jitter: added to the covariance's diagonal (constant pixels make it singular).
+
+    Returns:
+        ``(M,)`` log-densities in nats (float64, on ``test``'s device).
+
+    Raises:
+        TypeError / ValueError: non-tensors, mismatched point shapes, fewer than 2 training points.
+    """
+    check_tensor(train, "train")
+    check_tensor(test, "test")
+    if train.dim() < 2 or len(train) < 2:
+        raise ValueError(f"train must have shape (N, ...) with N >= 2, got {tuple(train.shape)}")
+    if test.dim() != train.dim() or test.shape[1:] != train.shape[1:]:
+        raise ValueError(
+            f"test points must have the shape of train points {tuple(train.shape[1:])}, got {tuple(test.shape[1:])}"
+        )
+    check_positive(jitter, "jitter", allow_zero=True)
+    a = train.detach().reshape(len(train), -1).double()
+    b = test.detach().reshape(len(test), -1).to(a.device).double()
+    cov = torch.atleast_2d(torch.cov(a.T)) + jitter * torch.eye(a.shape[1], dtype=a.dtype, device=a.device)
+    return D.MultivariateNormal(a.mean(0), covariance_matrix=cov).log_prob(b).to(test.device)
+
+
 def frechet_distance(features_a: torch.Tensor, features_b: torch.Tensor) -> float:
     """Frechet distance between Gaussians fitted to two feature sets (the FID formula).
 
-    ``||mu_a - mu_b||^2 + tr(S_a + S_b - 2 (S_a S_b)^(1/2))``, with ``scipy.linalg.sqrtm``.
+    ``||mu_a - mu_b||^2 + tr(S_a + S_b - 2 (S_a S_b)^(1/2))``; the trace of the matrix square root is
+    computed from the eigenvalues of ``S_a^(1/2) S_b S_a^(1/2)`` (symmetric, so stable when a
+    covariance is singular).
 
     Args:
         features_a, features_b: shapes ``(N, k)`` and ``(M, k)``, N, M >= 2.
@@ -150,17 +193,19 @@ def frechet_distance(features_a: torch.Tensor, features_b: torch.Tensor) -> floa
     References:
         Heusel et al., "GANs Trained by a Two Time-Scale Update Rule ...", NeurIPS 2017, eq. (6).
     """
-    from scipy import linalg
-
     a = check_tensor(features_a, "features_a", ndim=2).detach().cpu().double().numpy()
     b = check_tensor(features_b, "features_b", ndim=2, last_dim=a.shape[1]).detach().cpu().double().numpy()
     if len(a) < 2 or len(b) < 2:
         raise ValueError("need at least 2 feature vectors in each set to estimate a covariance")
     mu_a, mu_b = a.mean(0), b.mean(0)
     cov_a, cov_b = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
-    covmean = linalg.sqrtm(cov_a @ cov_b)
-    covmean = np.real(covmean)
-    return float(max(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a + cov_b - 2 * covmean), 0.0))
+    # tr (S_a S_b)^(1/2) = sum of the square roots of the eigenvalues of the PSD matrix
+    # S_a^(1/2) S_b S_a^(1/2): exact, and stable for singular covariances (e.g. dead ReLU features),
+    # where scipy.linalg.sqrtm(S_a S_b) warns and may return complex or inaccurate values
+    w, v = np.linalg.eigh(cov_a)
+    root_a = (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
+    trace_covmean = np.sqrt(np.clip(np.linalg.eigvalsh(root_a @ cov_b @ root_a), 0.0, None)).sum()
+    return float(max(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a + cov_b) - 2 * trace_covmean, 0.0))
 
 
 def inception_score(logits: torch.Tensor) -> float:

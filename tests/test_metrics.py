@@ -1,0 +1,211 @@
+"""Metrics: mode coverage, histogram KL, Frechet distance, inception score, the digits classifier."""
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+
+import igmlib as igm
+from igmlib.metrics import frechet_distance, histogram_kl, inception_score, mode_coverage
+
+
+# ---------------------------------------------------------------- mode coverage
+
+def test_mode_coverage_of_exact_ring_samples():
+    torch.manual_seed(0)
+    data = igm.data.ring()
+    result = mode_coverage(data.sample((20000,)), data)
+    assert (result.modes, result.total) == (8, 8)
+    # each sample's distance to its own centre over std is chi-distributed with 2 degrees of freedom
+    expected = stats.chi(2).cdf(3.0)  # 1 - exp(-4.5) = 0.98889
+    assert result.high_quality == pytest.approx(expected, abs=0.004)  # 4 binomial standard errors
+
+
+def test_mode_coverage_of_exact_grid_samples():
+    torch.manual_seed(0)
+    data = igm.data.grid()
+    result = mode_coverage(data.sample((5000,)), data)
+    assert (result.modes, result.total) == (25, 25)
+    assert result.high_quality == pytest.approx(stats.chi(2).cdf(3.0), abs=0.007)
+
+
+def test_mode_coverage_threshold_changes_quality():
+    torch.manual_seed(0)
+    data = igm.data.ring()
+    result = mode_coverage(data.sample((20000,)), data, threshold=1.0)
+    assert result.high_quality == pytest.approx(stats.chi(2).cdf(1.0), abs=0.015)
+
+
+def test_mode_coverage_single_mode_and_far_away():
+    data = igm.data.ring()
+    centre = data.component_distribution.mean[3]
+    at_one = centre + 0.01 * torch.randn(500, 2)
+    assert mode_coverage(at_one, data) == (1, 1.0, 8)
+    far = torch.full((100, 2), 10.0)
+    assert mode_coverage(far, data) == (0, 0.0, 8)
+    # between two modes: nearest mode is one of them, but too far to count
+    midway = data.component_distribution.mean[:2].mean(0, keepdim=True)
+    assert mode_coverage(midway, data) == (0, 0.0, 8)
+
+
+def test_mode_coverage_with_explicit_centres_matches_data():
+    torch.manual_seed(0)
+    data = igm.data.ring()
+    x = torch.cat([data.sample((300,)), 3 * torch.randn(100, 2)])
+    explicit = mode_coverage(x, centres=data.component_distribution.mean, std=0.02)
+    assert explicit == mode_coverage(x, data)
+
+
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda d: mode_coverage(torch.zeros(10, 3), d), ValueError, r"samples must have shape \(N, 2\), got \(10, 3\)"),
+        (lambda d: mode_coverage(torch.zeros(10), d), ValueError, r"samples must be 2-D, got shape \(10,\)"),
+        (lambda d: mode_coverage(torch.zeros(10, 2)), ValueError, r"pass either data .* or centres= and std=, not both or neither"),
+        (lambda d: mode_coverage(torch.zeros(10, 2), d, centres=torch.zeros(1, 2), std=1.0), ValueError, r"not both or neither"),
+        (lambda d: mode_coverage(torch.zeros(10, 2), centres=torch.zeros(1, 2)), ValueError, r"std is required with centres="),
+        (lambda d: mode_coverage(torch.zeros(10, 2), igm.data.parallel_line()), TypeError, r"data must be a mixture of Gaussians"),
+        (lambda d: mode_coverage(torch.zeros(10, 2), d, threshold=0), ValueError, r"threshold must be > 0"),
+    ],
+)
+def test_mode_coverage_bad_input(call, error, match):
+    with pytest.raises(error, match=match):
+        call(igm.data.ring())
+
+
+# ---------------------------------------------------------------- histogram KL
+
+def test_histogram_kl_near_zero_for_the_same_density_and_grows_with_mismatch():
+    torch.manual_seed(0)
+    density = igm.data.lognormal(0.0, 0.5)
+    x = density.sample((20000,))
+    same = histogram_kl(x, density)
+    # the plug-in estimate's bias is about (bins - 1) / (2 N) = 0.0012 nats
+    assert 2e-4 < same < 4e-3
+    assert histogram_kl(x[:, 0], density) == pytest.approx(same, rel=1e-12, abs=0)  # (N,) and (N, 1) agree
+    scaled, shifted = histogram_kl(1.2 * x, density), histogram_kl(x + 0.3, density)
+    assert 0.02 < scaled < 0.2
+    assert shifted > 0.5
+    assert same < scaled < shifted
+
+
+def test_histogram_kl_is_deterministic_and_leaves_the_rng_alone():
+    density = igm.data.lognormal(0.0, 0.5)
+    x = density.sample((2000,))
+    torch.manual_seed(1)
+    first = histogram_kl(x, density)
+    after = torch.randn(3)
+    torch.manual_seed(2)
+    assert histogram_kl(x, density) == first
+    torch.manual_seed(1)
+    torch.testing.assert_close(torch.randn(3), after, rtol=0, atol=0)
+
+
+def test_histogram_kl_with_explicit_range():
+    torch.manual_seed(0)
+    density = igm.data.beta(2.0, 5.0)
+    x = density.sample((20000,))
+    assert 2e-4 < histogram_kl(x, density, range=(0.0, 1.0), bins=50) < 4e-3
+
+
+def test_histogram_kl_range_may_extend_past_the_support():
+    # the density is 0 below 0: bins there carry no mass, so the KL is unchanged
+    torch.manual_seed(0)
+    density = igm.data.lognormal(0.0, 0.5)
+    x = density.sample((20000,))
+    inside = histogram_kl(x, density, range=(0.0, 4.0), bins=40)
+    padded = histogram_kl(x, density, range=(-4.0, 4.0), bins=80)  # the same 40 bins plus 40 empty ones
+    assert padded == pytest.approx(inside, rel=0.02)
+
+
+@pytest.mark.parametrize(
+    "kwargs, samples, error, match",
+    [
+        ({"range": (1.0, 1.0)}, torch.rand(10), ValueError, r"range must satisfy low < high"),
+        ({"bins": 0}, torch.rand(10), ValueError, r"bins must be > 0"),
+        ({}, torch.rand(10, 2), ValueError, r"samples must have shape \(N,\) or \(N, 1\), got \(10, 2\)"),
+        ({}, torch.arange(10), TypeError, r"samples must have a floating-point dtype"),
+    ],
+)
+def test_histogram_kl_bad_input(kwargs, samples, error, match):
+    with pytest.raises(error, match=match):
+        histogram_kl(samples, igm.data.beta(), **kwargs)
+
+
+# ---------------------------------------------------------------- Frechet distance
+
+def test_frechet_distance_of_identical_sets_is_zero():
+    x = torch.randn(500, 4, generator=torch.Generator().manual_seed(0))
+    assert frechet_distance(x, x) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_frechet_distance_matches_gaussian_closed_form():
+    rng = np.random.default_rng(0)
+    mu_a, mu_b = np.array([0.0, 1.0, -1.0]), np.array([1.0, 0.0, 0.5])
+    cov_a = np.array([[2.0, 0.5, 0.0], [0.5, 1.0, 0.3], [0.0, 0.3, 0.5]])
+    cov_b = 0.5 * np.eye(3)
+    # with cov_b = c I: (cov_a cov_b)^(1/2) = sqrt(c) cov_a^(1/2), whose trace is sqrt(c) sum sqrt(eig(cov_a))
+    exact = ((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2 * math.sqrt(0.5) * np.sqrt(np.linalg.eigvalsh(cov_a)).sum()
+    a = torch.tensor(rng.multivariate_normal(mu_a, cov_a, size=50000))
+    b = torch.tensor(rng.multivariate_normal(mu_b, cov_b, size=50000))
+    assert frechet_distance(a, b) == pytest.approx(exact, rel=0.02)
+    assert frechet_distance(b, a) == pytest.approx(frechet_distance(a, b), rel=1e-6)
+
+
+def test_frechet_distance_of_a_shift_is_the_squared_shift():
+    x = torch.randn(1000, 3, generator=torch.Generator().manual_seed(1))
+    shift = torch.tensor([1.0, -2.0, 0.5])
+    assert frechet_distance(x, x + shift) == pytest.approx(float((shift**2).sum()), rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    "a, b, match",
+    [
+        (torch.randn(1, 3), torch.randn(5, 3), r"need at least 2 feature vectors"),
+        (torch.randn(5, 3), torch.randn(5, 4), r"features_b must have shape \(N, 3\), got \(5, 4\)"),
+        (torch.randn(5), torch.randn(5, 4), r"features_a must be 2-D"),
+    ],
+)
+def test_frechet_distance_bad_input(a, b, match):
+    with pytest.raises(ValueError, match=match):
+        frechet_distance(a, b)
+
+
+# ---------------------------------------------------------------- inception score
+
+@pytest.mark.parametrize("classes", [2, 10])
+def test_inception_score_confident_balanced_is_number_of_classes(classes):
+    labels = torch.arange(5 * classes) % classes
+    logits = 50.0 * torch.nn.functional.one_hot(labels, classes).float()
+    assert inception_score(logits) == pytest.approx(classes, rel=1e-6)
+
+
+def test_inception_score_identical_predictions_is_one():
+    logits = torch.tensor([[2.0, -1.0, 0.5]]).repeat(40, 1)
+    assert inception_score(logits) == pytest.approx(1.0, abs=1e-9)
+    # confident but always the same class: still 1
+    assert inception_score(50.0 * torch.nn.functional.one_hot(torch.zeros(20, dtype=torch.long), 4).float()) == pytest.approx(1.0, abs=1e-9)
+
+
+def test_inception_score_between_one_and_classes():
+    logits = torch.randn(200, 5, generator=torch.Generator().manual_seed(0))
+    score = inception_score(logits)
+    assert 1.0 < score < 5.0
+
+
+# ---------------------------------------------------------------- classifier
+
+@pytest.mark.filterwarnings("ignore:Matrix is singular:scipy.linalg.LinAlgWarning")
+def test_train_classifier_on_digits():
+    train, test = igm.data.digits("train"), igm.data.digits("test")
+    clf = igm.metrics.train_classifier(train, steps=150, seed=0)
+    assert not clf.training
+    assert clf.accuracy(test.x, test.y) > 0.9
+    with torch.no_grad():
+        assert clf(test.x[:7]).shape == (7, 10)
+        assert clf.features(test.x[:7]).shape == (7, 64)
+        # features of the test set are closer to the training features than to noise images
+        f_train, f_test = clf.features(train.x[:360]), clf.features(test.x)
+        f_noise = clf.features(torch.rand(360, 1, 8, 8) * 2 - 1)
+    assert frechet_distance(f_train, f_test) < 0.2 * frechet_distance(f_train, f_noise)
