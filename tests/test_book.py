@@ -92,6 +92,8 @@ def test_chapter_pages_have_figures_and_a_colab_launch_button(built_book, chapte
     for src in re.findall(r'src="([^"]*_images/[^"]+\.png)"', html):
         assert (built_book / "book" / src).resolve().exists(), src
     assert f"blob/main/book/{chapter.stem}.ipynb" in html, "the Colab button must open the committed .ipynb"
+    if "igm.plot.table(" in chapter.read_text():  # Markdown tables computed in the notebook
+        assert "<table" in html and "| ---" not in html and "|---|" not in html, "a result table rendered as raw text"
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium (installed by .ci/run)")
@@ -105,4 +107,4 @@ def test_pages_typeset_maths_in_a_browser(built_book, page, tmp_path):
     )
     dom = proc.stdout
     assert "<mjx-container" in dom, f"no typeset maths in {page} (stderr: {proc.stderr[-2000:]})"
-    assert "merror" not in dom, f"MathJax reported a TeX error in {page}"
+    assert "<mjx-merror" not in dom, f"MathJax reported a TeX error in {page}"
