@@ -125,7 +125,8 @@ def test_players_and_defaults():
         ({"loss": None}, TypeError, r"loss must be a string"),
         ({"lr": 0.0}, ValueError, r"lr must be > 0"),
         ({"latent_dim": 0}, ValueError, r"latent_dim must be > 0"),
-        ({"generator": "G"}, TypeError, r"generator and discriminator must be torch.nn.Module instances"),
+        ({"generator": "G"}, TypeError, r"generator must be a torch.nn.Module, got str"),
+        ({"discriminator": 3}, TypeError, r"discriminator must be a torch.nn.Module, got int"),
     ],
 )
 def test_gan_bad_input(kwargs, error, match):

@@ -15,13 +15,18 @@ def adam(lr: float, betas: tuple[float, float] = (0.5, 0.999)):
 class LatentSampler(nn.Module):
     """Base class: a generator ``x = G(z)`` with a standard normal prior on ``z`` (``latent_dim``).
 
-    Subclasses set ``self.generator`` and ``self.latent_dim`` and define ``players()``.
+    Subclasses call ``super().__init__(generator, latent_dim)`` and define ``players()``.
     ``forward(z)`` is differentiable; ``sample(n)`` draws ``z`` and returns samples without gradients
     (as ``torch.distributions``' ``sample`` vs ``rsample``).
     """
 
-    generator: nn.Module
-    latent_dim: int
+    def __init__(self, generator: nn.Module, latent_dim: int, *, name: str = "generator"):
+        """Raises ``TypeError`` if ``generator`` is not a module, ``ValueError`` if ``latent_dim`` <= 0."""
+        super().__init__()
+        if not isinstance(generator, nn.Module):
+            raise TypeError(f"{name} must be a torch.nn.Module, got {type(generator).__name__}")
+        self.generator = generator
+        self.latent_dim = check_positive_int(latent_dim, "latent_dim")
 
     def _device_dtype(self):
         p = next(self.parameters())

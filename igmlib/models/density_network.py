@@ -92,12 +92,8 @@ class DensityNetwork(LatentSampler):
         betas: tuple[float, float] = (0.9, 0.999),
         max_elements: int = 2**20,
     ):
-        super().__init__()
-        if not isinstance(network, nn.Module):
-            raise TypeError(f"network must be a torch.nn.Module, got {type(network).__name__}")
+        super().__init__(network, latent_dim, name="network")
         self.likelihood = check_choice(likelihood, "likelihood", LIKELIHOODS)
-        self.generator = network
-        self.latent_dim = check_positive_int(latent_dim, "latent_dim")
         if isinstance(event_shape, int):
             event_shape = (event_shape,)
         self.event_shape = tuple(check_positive_int(s, "event_shape entry") for s in event_shape)

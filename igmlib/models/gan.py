@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .._validation import check_choice, check_positive, check_positive_int
+from .._validation import check_choice, check_positive
 from ..losses import GAN_LOSSES, discriminator_loss, generator_loss
 from ..train import Player
 from .base import LatentSampler, adam
@@ -42,11 +42,10 @@ class GAN(LatentSampler):
         betas: tuple[float, float] = (0.5, 0.999),
         joint_batch: bool = False,
     ):
-        super().__init__()
-        if not isinstance(generator, nn.Module) or not isinstance(discriminator, nn.Module):
-            raise TypeError("generator and discriminator must be torch.nn.Module instances")
-        self.generator, self.discriminator = generator, discriminator
-        self.latent_dim = check_positive_int(latent_dim, "latent_dim")
+        super().__init__(generator, latent_dim)
+        if not isinstance(discriminator, nn.Module):
+            raise TypeError(f"discriminator must be a torch.nn.Module, got {type(discriminator).__name__}")
+        self.discriminator = discriminator
         self.loss = check_choice(loss, "loss", GAN_LOSSES)
         self.lr = check_positive(lr, "lr")
         self.betas = tuple(betas)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from .._validation import check_positive, check_positive_int
+from .._validation import check_positive
 from ..divergences import mmd2
 from ..train import Player
 from .base import LatentSampler, adam
@@ -85,11 +85,7 @@ class MomentMatching(LatentSampler):
         lr: float = 1e-3,
         betas: tuple[float, float] = (0.9, 0.999),
     ):
-        super().__init__()
-        if not isinstance(generator, nn.Module):
-            raise TypeError(f"generator must be a torch.nn.Module, got {type(generator).__name__}")
-        self.generator = generator
-        self.latent_dim = check_positive_int(latent_dim, "latent_dim")
+        super().__init__(generator, latent_dim)
         if isinstance(statistics, str) or callable(statistics):
             statistics = (statistics,)
         statistics = tuple(statistics)
@@ -199,11 +195,7 @@ class GMMN(LatentSampler):
         lr: float = 1e-3,
         betas: tuple[float, float] = (0.9, 0.999),
     ):
-        super().__init__()
-        if not isinstance(generator, nn.Module):
-            raise TypeError(f"generator must be a torch.nn.Module, got {type(generator).__name__}")
-        self.generator = generator
-        self.latent_dim = check_positive_int(latent_dim, "latent_dim")
+        super().__init__(generator, latent_dim)
         if isinstance(bandwidths, str):
             if bandwidths != "median":
                 raise ValueError(
