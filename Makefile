@@ -1,4 +1,5 @@
-# make book: build the rendered book (executes every chapter, full budget) into _build/html
+# make book: build the rendered book into _build/html, executing every chapter afresh (full budget;
+#            --all: igmlib changes never leave stale outputs)
 # make test: every test: unit tests, the book's tests (pairs, build with -W, browser) and nbval on
 #            each chapter notebook, all on the quick budget
 PYTHON ?= python3
@@ -15,7 +16,7 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 book: $(STAMP)
-	IGM_PROGRESS=0 $(BIN)/jupyter-book build . --builder html -W --keep-going
+	IGM_PROGRESS=0 $(BIN)/jupyter-book build . --all --builder html -W --keep-going
 
 test: $(STAMP)
 	IGM_BUDGET=quick IGM_PROGRESS=0 $(BIN)/python -m pytest tests book --nbval-lax --nbval-current-env
