@@ -295,7 +295,7 @@ def fit(
     all_params = list({id(p): p for p in [*model.parameters(), *(q for pl in players for q in pl.parameters())]}.values())
     original_flags = [p.requires_grad for p in all_params]
     player_ids = {pl.name: {id(p) for p in pl.parameters()} for pl in players}
-    last_checkpoint = resume if resume is not None else None
+    last_checkpoint = resume
     show = progress if progress is not None else progress_enabled()
     bar = tqdm(range(start, steps), initial=start, total=steps, disable=(show is False), leave=False)
     model.train()
