@@ -10,13 +10,13 @@ Quick tour::
 """
 from . import data, divergences, losses, metrics, models, nets, plot, pushforward
 from .runtime import budget, device, is_quick, seed_everything
-from .train import Player, Snapshots, TrainingDiverged, TrainState, fit, load_checkpoint
+from .train import Player, Snapshots, TrainingDiverged, TrainState, fit, linear_decay, load_checkpoint
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Player", "Snapshots", "TrainState", "TrainingDiverged", "budget", "data", "device", "divergences", "fit",
-    "is_quick", "load_checkpoint", "losses", "metrics", "models", "nets", "plot", "pushforward", "seed_everything",
+    "is_quick", "linear_decay", "load_checkpoint", "losses", "metrics", "models", "nets", "plot", "pushforward", "seed_everything",
 ]
 
 

@@ -317,3 +317,38 @@ def test_non_scalar_loss_rejected():
 
     with pytest.raises(TypeError, match=r"player 'fitter': loss must return a scalar tensor or a dict with a scalar 'loss'"):
         igm.fit(Vector(), TARGET, steps=1, batch_size=4)
+
+
+class ScheduledLocation(Location):
+    def players(self):
+        return [igm.Player("fitter", [self], self.loss, lambda p: torch.optim.SGD(p, lr=self.lr),
+                           scheduler=igm.linear_decay(0.5))]
+
+
+def test_linear_decay_keeps_then_decays_the_learning_rate_to_zero():
+    model = ScheduledLocation(lr=0.1)
+    lrs = []
+    igm.fit(model, TARGET, steps=10, batch_size=8, callbacks=[lambda s: lrs.append(s.optimizers["fitter"].param_groups[0]["lr"])])
+    # lr used at steps 1..5 is 0.1; after step t the next lr is 0.1 * (10 - t) / 5, reaching 0 after step 10
+    expected = [0.1] * 4 + [0.1 * (10 - t) / 5 for t in range(5, 11)]
+    assert lrs == pytest.approx(expected)
+
+
+def test_scheduler_state_resumes_exactly(tmp_path):
+    full, mid = tmp_path / "run.pt", tmp_path / "step6.pt"
+
+    def keep_step_6(state):
+        if state.step == 7:  # run.pt was written at the end of step 6
+            shutil.copy(full, mid)
+
+    history = igm.fit(ScheduledLocation(), TARGET, steps=10, batch_size=8, seed=1, checkpoint=full,
+                      checkpoint_every=6, callbacks=[keep_step_6])
+    assert igm.load_checkpoint(mid)["schedulers"]["fitter"]["last_epoch"] == 6
+    resumed = igm.fit(ScheduledLocation(), TARGET, steps=10, batch_size=8, seed=1, resume=mid)
+    assert resumed == history
+
+
+@pytest.mark.parametrize("start", [-0.1, 1.0, 2])
+def test_linear_decay_rejects_bad_start(start):
+    with pytest.raises(ValueError, match=r"start must be a fraction of the run in \[0, 1\)"):
+        igm.linear_decay(start)
