@@ -1,8 +1,8 @@
 """The density of a 1-D push-forward ``y = f(x)``, ``x ~ p_x``, by the change of variables.
 
-For a differentiable ``f: R -> R`` the density of ``y = f(x)`` sums over every preimage of ``y``:
+For a differentiable ``f: R -> R`` the density of ``y = f(x)`` sums over every preimage of ``y``::
 
-    p_y(y) = sum_{x : f(x) = y} p_x(x) / |f'(x)|.
+    p_y(y) = sum_{x : f(x) = y} p_x(x) / |f'(x)|
 
 :func:`pushforward_density` evaluates this numerically for any elementwise torch function (a
 small network included): it tabulates ``f`` on a fine grid of ``x``, finds every grid segment on

@@ -21,3 +21,23 @@ torch.set_num_threads(1)
 def ckpt_path(tmp_path):
     """A path for a training checkpoint inside the test's temporary folder."""
     return tmp_path / "checkpoint.pt"
+
+
+@pytest.fixture(scope="session")
+def built_book(tmp_path_factory):
+    """The book built once per session on the quick budget with ``-W`` (a failing cell or a Sphinx
+    warning fails the build), into a temporary folder; returns its ``_build/html``."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path_factory.mktemp("book")
+    env = dict(os.environ, IGM_BUDGET=os.environ.get("IGM_BUDGET", "quick"), IGM_PROGRESS="0")
+    jb = Path(sys.executable).with_name("jupyter-book")
+    proc = subprocess.run(
+        [str(jb), "build", str(root), "--path-output", str(out), "--builder", "html", "-W", "--keep-going"],
+        capture_output=True, text=True, env=env, timeout=1500,
+    )
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-6000:]
+    return out / "_build" / "html"

@@ -2,15 +2,11 @@
 with ``-W`` (a failing cell fails the build) into pages with typeset maths and figures.
 
 The build runs every chapter on the quick budget (``IGM_BUDGET=quick``, set by ``make test``).
-The browser check needs Debian's Chromium (``.ci/run`` installs it) and is skipped without it.
+The build is shared with ``test_browser.py`` (the ``built_book`` fixture in ``conftest.py``).
 """
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import jupytext
@@ -20,10 +16,6 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
 CHAPTERS = sorted(BOOK.glob("[0-9][0-9]_*.md"))
-CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--disable-quic",
-]
 
 
 def _toc_files() -> list[str]:
@@ -63,19 +55,6 @@ def test_toc_lists_every_page_once():
     assert set(files) == pages
 
 
-@pytest.fixture(scope="module")
-def built_book(tmp_path_factory):
-    out = tmp_path_factory.mktemp("book")
-    env = dict(os.environ, IGM_BUDGET=os.environ.get("IGM_BUDGET", "quick"), IGM_PROGRESS="0")
-    jb = Path(sys.executable).with_name("jupyter-book")
-    proc = subprocess.run(
-        [str(jb), "build", str(ROOT), "--path-output", str(out), "--builder", "html", "-W", "--keep-going"],
-        capture_output=True, text=True, env=env, timeout=1500,
-    )
-    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-6000:]
-    return out / "_build" / "html"
-
-
 def test_book_builds_every_page_with_local_mathjax(built_book):
     for page in _toc_files():
         html = (built_book / f"{page}.html").read_text()
@@ -94,17 +73,3 @@ def test_chapter_pages_have_figures_and_a_colab_launch_button(built_book, chapte
     assert f"blob/main/book/{chapter.stem}.ipynb" in html, "the Colab button must open the committed .ipynb"
     if "igm.plot.table(" in chapter.read_text():  # Markdown tables computed in the notebook
         assert "<table" in html and "| ---" not in html and "|---|" not in html, "a result table rendered as raw text"
-
-
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs Debian's chromium (installed by .ci/run)")
-@pytest.mark.parametrize("page", ["book/01_implicit_models", "book/04_gan"])
-def test_pages_typeset_maths_in_a_browser(built_book, page, tmp_path):
-    """Headless Chromium runs the page's JavaScript: MathJax must have produced typeset maths."""
-    proc = subprocess.run(
-        ["chromium", *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=15000",
-         "--dump-dom", (built_book / f"{page}.html").as_uri()],
-        capture_output=True, text=True, timeout=120,
-    )
-    dom = proc.stdout
-    assert "<mjx-container" in dom, f"no typeset maths in {page} (stderr: {proc.stderr[-2000:]})"
-    assert "<mjx-merror" not in dom, f"MathJax reported a TeX error in {page}"
