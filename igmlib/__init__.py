@@ -8,15 +8,16 @@ Quick tour::
     history = igm.fit(model, data, steps=igm.budget(full=5000, quick=50), seed=0)
     igm.metrics.mode_coverage(model.sample(2500), data)
 """
-from . import data, divergences, losses, metrics, models, nets, plot, pushforward
+from . import data, divergences, dynamics, losses, metrics, models, nets, penalties, plot, pushforward, zoo
 from .runtime import budget, device, is_quick, seed_everything
 from .train import Player, Snapshots, TrainingDiverged, TrainState, fit, linear_decay, load_checkpoint
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Player", "Snapshots", "TrainState", "TrainingDiverged", "budget", "data", "device", "divergences", "fit",
-    "is_quick", "linear_decay", "load_checkpoint", "losses", "metrics", "models", "nets", "plot", "pushforward", "seed_everything",
+    "Player", "Snapshots", "TrainState", "TrainingDiverged", "budget", "data", "device", "divergences", "dynamics", "fit",
+    "is_quick", "linear_decay", "load_checkpoint", "losses", "metrics", "models", "nets", "penalties", "plot", "pushforward", "seed_everything",
+    "zoo",
 ]
 
 

@@ -113,3 +113,12 @@ def check_positive(value, name: str, *, allow_zero: bool = False) -> float:
         bound = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"{name} must be {bound}, got {value}")
     return value
+
+
+def check_module(module, name: str):
+    """Return ``module`` if it is a ``torch.nn.Module``; else raise a TypeError naming ``name``."""
+    from torch import nn
+
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"{name} must be a torch.nn.Module, got {type(module).__name__}")
+    return module

@@ -13,6 +13,10 @@ Kinds:
     Same D loss; G maximises ``E log D(G(z))`` (Goodfellow et al. 2014, section 3).
 ``least_squares``
     Mao et al. 2017 (LSGAN), eq. (2) with ``a = 0, b = c = 1``: outputs are scores, not logits.
+``wasserstein``
+    Arjovsky et al. 2017 (WGAN), eq. (3) and Algorithm 1: outputs are critic scores ``f(x)``; the
+    critic minimises ``E f(G(z)) - E f(x)`` (so its negation estimates W1 when ``f`` is
+    1-Lipschitz), the generator minimises ``-E f(G(z))``. Used by :class:`igmlib.models.WGAN`.
 """
 from __future__ import annotations
 
@@ -21,7 +25,8 @@ import torch.nn.functional as F
 
 from ._validation import check_choice
 
-GAN_LOSSES = ("minimax", "non_saturating", "least_squares")
+GAN_LOSSES = ("minimax", "non_saturating", "least_squares")  # the kinds of igmlib.models.GAN
+LOSSES = (*GAN_LOSSES, "wasserstein")
 
 
 def _check_logits(logits: torch.Tensor, name: str) -> torch.Tensor:
@@ -42,7 +47,8 @@ def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, kin
     Args:
         real_logits: ``D``'s outputs on data, shape ``(N,)`` or ``(N, 1)``.
         fake_logits: ``D``'s outputs on generator samples, shape ``(M,)`` or ``(M, 1)``.
-        kind: ``minimax`` or ``non_saturating`` (both: binary cross-entropy) or ``least_squares``.
+        kind: ``minimax`` or ``non_saturating`` (both: binary cross-entropy), ``least_squares`` or
+            ``wasserstein`` (the critic's ``E f(G(z)) - E f(x)``).
 
     Returns:
         A scalar tensor (nats for the cross-entropy kinds).
@@ -50,9 +56,11 @@ def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, kin
     Raises:
         TypeError / ValueError: non-tensor or non-float logits, bad shapes, unknown ``kind``.
     """
-    check_choice(kind, "kind", GAN_LOSSES)
+    check_choice(kind, "kind", LOSSES)
     real_logits = _check_logits(real_logits, "real_logits")
     fake_logits = _check_logits(fake_logits, "fake_logits")
+    if kind == "wasserstein":
+        return fake_logits.mean() - real_logits.mean()
     if kind == "least_squares":
         return 0.5 * ((real_logits - 1) ** 2).mean() + 0.5 * (fake_logits**2).mean()
     # -E log D(x) - E log(1 - D(G(z)))
@@ -64,7 +72,8 @@ def generator_loss(fake_logits: torch.Tensor, kind: str = "non_saturating") -> t
 
     Args:
         fake_logits: ``D``'s outputs on generator samples, shape ``(N,)`` or ``(N, 1)``.
-        kind: ``minimax`` (``E log(1 - D)``), ``non_saturating`` (``-E log D``) or ``least_squares``.
+        kind: ``minimax`` (``E log(1 - D)``), ``non_saturating`` (``-E log D``), ``least_squares``
+            or ``wasserstein`` (``-E f(G(z))``).
 
     Returns:
         A scalar tensor.
@@ -72,8 +81,10 @@ def generator_loss(fake_logits: torch.Tensor, kind: str = "non_saturating") -> t
     Raises:
         TypeError / ValueError: as :func:`discriminator_loss`.
     """
-    check_choice(kind, "kind", GAN_LOSSES)
+    check_choice(kind, "kind", LOSSES)
     fake_logits = _check_logits(fake_logits, "fake_logits")
+    if kind == "wasserstein":
+        return -fake_logits.mean()
     if kind == "minimax":
         return -F.softplus(fake_logits).mean()  # E log(1 - D(G(z)))
     if kind == "non_saturating":

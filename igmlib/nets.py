@@ -155,3 +155,76 @@ class ConvDiscriminator(nn.Module):
                 f"x must have shape (N, {expected[0]}, {expected[1]}, {expected[2]}), got {tuple(x.shape)}"
             )
         return self.head(self.features(x))
+
+
+
+NORMS = {"none": lambda c: nn.Identity(), "instance": lambda c: nn.InstanceNorm2d(c, affine=True)}
+
+
+class ResidualBlock(nn.Module):
+    """``x + body(x)`` with ``body`` = conv3x3, norm, ReLU, conv3x3, norm (``norm``: ``"none"`` or
+    ``"instance"``).
+
+    Shapes:
+        ``(N, channels, H, W) -> (N, channels, H, W)``.
+
+    References:
+        He et al., "Deep Residual Learning", CVPR 2016; the block of Johnson et al. 2016 that
+        CycleGAN's generator uses (Zhu et al. 2017, appendix 7.2).
+    """
+
+    def __init__(self, channels: int, norm: str = "none"):
+        super().__init__()
+        check_positive_int(channels, "channels")
+        make = NORMS[check_choice(norm, "norm", NORMS)]
+        self.body = nn.Sequential(
+            nn.Conv2d(channels, channels, 3, padding=1), make(channels), nn.ReLU(),
+            nn.Conv2d(channels, channels, 3, padding=1), make(channels),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+class ConvTranslator(nn.Module):
+    """A small image-to-image generator (CycleGAN's, scaled down): image -> image of the same size.
+
+    conv3x3 (``channels -> width``), ReLU, ``blocks`` :class:`ResidualBlock`, ReLU, conv3x3
+    (``width -> channels``), ``tanh``. All convolutions keep the resolution, so each output pixel
+    sees a ``(4 blocks + 5)``-pixel square around it (13 px with 2 blocks): enough for local
+    restyling (stroke width, contrast) of 8x8 or 28x28 digits, not for moving content across the
+    image (a rotation). Zhu et al.'s generator also downsamples twice and uses instance
+    normalisation (``norm="instance"``); on 8x8 images neither is needed, and without them the net is
+    several times faster on a CPU.
+
+    Args:
+        channels: image channels (in and out).
+        width: feature maps.
+        blocks: residual blocks.
+        norm: ``"none"`` (default) or ``"instance"`` inside the residual blocks and after the first
+            convolution. No BatchNorm: a batch's composition never changes an image's translation.
+
+    Shapes:
+        ``(N, channels, H, W) -> (N, channels, H, W)``, pixels in (-1, 1); any ``H, W``.
+
+    References:
+        Zhu et al. 2017, appendix 7.2 (generator); Johnson, Alahi, Fei-Fei, ECCV 2016.
+    """
+
+    def __init__(self, channels: int = 1, width: int = 16, blocks: int = 1, norm: str = "none"):
+        super().__init__()
+        check_positive_int(channels, "channels")
+        check_positive_int(width, "width")
+        check_positive_int(blocks, "blocks", allow_zero=True)
+        make = NORMS[check_choice(norm, "norm", NORMS)]
+        self.channels = channels
+        self.net = nn.Sequential(
+            nn.Conv2d(channels, width, 3, padding=1), make(width), nn.ReLU(),
+            *[ResidualBlock(width, norm) for _ in range(blocks)], nn.ReLU(),
+            nn.Conv2d(width, channels, 3, padding=1), nn.Tanh(),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 4 or x.shape[1] != self.channels:
+            raise ValueError(f"x must have shape (N, {self.channels}, H, W), got {tuple(x.shape)}")
+        return self.net(x)  # (N, C, H, W)

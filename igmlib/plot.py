@@ -3,6 +3,7 @@ changes global matplotlib state (no ``rcParams``, no ``plt.style``).
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -143,8 +144,24 @@ def animation(snapshots, data=None, *, interval: int = 150, lim=None, figsize=(4
         return ()
 
     anim = FuncAnimation(fig, draw, frames=len(snapshots.samples), interval=interval, blit=False)
-    html = HTML(anim.to_jshtml(default_mode="once"))
+    html = HTML(_offline_player(anim.to_jshtml(default_mode="once")))
     plt.close(fig)
+    return html
+
+
+# matplotlib's player loads Font Awesome from a CDN for its button icons: use Unicode symbols
+# instead, so the animation plays offline and its page makes no external request
+_PLAYER_ICONS = {
+    "fa fa-minus": "&#8722;", "fa fa-fast-backward": "&#9198;", "fa fa-step-backward": "&#9664;&#124;",
+    "fa fa-play fa-flip-horizontal": "&#9664;", "fa fa-pause": "&#9208;", "fa fa-play": "&#9654;",
+    "fa fa-step-forward": "&#124;&#9654;", "fa fa-fast-forward": "&#9197;", "fa fa-plus": "+",
+}
+
+
+def _offline_player(html: str) -> str:
+    html = re.sub(r'<link rel="stylesheet"\s+href="https://[^"]*font-awesome[^"]*">', "", html)
+    for icon, symbol in _PLAYER_ICONS.items():
+        html = html.replace(f'<i class="{icon}"></i>', symbol)
     return html
 
 

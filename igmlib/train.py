@@ -119,6 +119,8 @@ class Snapshots:
         samples: the snapshots, each of shape ``(n, ...)``.
     """
 
+    needs_history = False  # fit need not copy the losses to the host each step for this callback
+
     def __init__(self, every: int, n: int = 1000, seed: int = 0):
         self.every = check_positive_int(every, "every")
         self.n = check_positive_int(n, "n")
@@ -193,10 +195,12 @@ def _set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def save_checkpoint(path, state: TrainState, config: dict, schedulers: dict | None = None) -> None:
+def save_checkpoint(path, state: TrainState, config: dict, schedulers: dict | None = None, *,
+                    rng_ranks: list | None = None) -> None:
     """Write a plain-dict checkpoint (model, optimizers, schedulers, step, history, RNG, config, version).
 
     Written to a temporary file first and renamed, so a crash never leaves a half-written file.
+    ``rng_ranks`` (data-parallel runs) stores every rank's RNG state, so each rank resumes its own stream.
     """
     from . import __version__
 
@@ -212,6 +216,8 @@ def save_checkpoint(path, state: TrainState, config: dict, schedulers: dict | No
         "config": config,
         "igmlib_version": __version__,
     }
+    if rng_ranks is not None:
+        checkpoint["rng_ranks"] = rng_ranks
     tmp = path.with_name(path.name + ".tmp")
     torch.save(checkpoint, tmp)
     os.replace(tmp, path)
@@ -232,6 +238,58 @@ def _as_loss_dict(out, player: Player) -> dict[str, torch.Tensor]:
     return out
 
 
+class _LogBuffer:
+    """The per-step logged scalars, kept on the device and copied to the host in chunks.
+
+    ``float(loss)`` every step would wait for the device each step (a GPU then idles between
+    steps); instead each step's values are stacked into one small device tensor (a copy, so values
+    that alias parameters keep the value of their step) and :meth:`flush` moves all pending steps to
+    the host at once, appends them to the history and reports the first step with a NaN/Inf.
+    """
+
+    def __init__(self, history: dict[str, list[float]], reduce=None):
+        self.history, self.reduce = history, reduce
+        self.pending: list[tuple[int, tuple[str, ...], torch.Tensor]] = []
+
+    def add(self, step: int, logs: dict[str, Any]) -> None:
+        values = [v.detach().reshape(()) if isinstance(v, torch.Tensor) else torch.tensor(float(v)) for v in logs.values()]
+        dtypes = {v.dtype for v in values}
+        if len(dtypes) > 1 or any(v.device != values[0].device for v in values):
+            wide = torch.float32 if values[0].device.type == "mps" else torch.float64
+            values = [v.to(values[0].device, wide) for v in values]
+        self.pending.append((step, tuple(logs), torch.stack(values)))
+
+    def flush(self) -> tuple[int, dict[str, float]] | None:
+        """Append the pending steps to the history; return ``(step, non-finite values)`` of the first
+        bad step (the history then ends at the step before it), or ``None``."""
+        if not self.pending:
+            return None
+        chunks = [t for _, _, t in self.pending]
+        if len({t.dtype for t in chunks}) > 1:
+            chunks = [t.to(torch.float64 if t.device.type != "mps" else torch.float32) for t in chunks]
+        flat = torch.cat(chunks)
+        if self.reduce is not None:
+            flat = self.reduce(flat)
+        values = flat.tolist()  # the one host sync of this chunk
+        pending, self.pending, offset = self.pending, [], 0
+        for step, keys, t in pending:
+            logs = dict(zip(keys, (float(v) for v in values[offset: offset + len(keys)])))
+            offset += len(keys)
+            bad = {k: v for k, v in logs.items() if not math.isfinite(v)}
+            if bad:
+                return step, bad
+            for key, value in logs.items():
+                self.history.setdefault(key, []).append(value)
+        return None
+
+
+AMP_MODES = (False, None, "bf16")
+
+
+def _needs_history(callback) -> bool:
+    return getattr(callback, "needs_history", True)
+
+
 def fit(
     model: nn.Module,
     data,
@@ -245,6 +303,10 @@ def fit(
     checkpoint_every: int = 500,
     resume: str | os.PathLike | None = None,
     progress: bool | None = None,
+    amp: bool | str = False,
+    compile: bool | dict = False,
+    distributed: bool | None = None,
+    sync_every: int = 50,
 ) -> dict[str, list[float]]:
     """Train ``model`` on ``data`` for ``steps`` steps; return the per-step loss history.
 
@@ -256,16 +318,39 @@ def fit(
             a tuple of tensors sharing ``N`` (minibatches are tuples), or a callable
             ``batch_size -> batch``.
         steps: total number of steps (iterations), counting those of a resumed checkpoint.
-        batch_size: minibatch size for every update.
+        batch_size: minibatch size for every update (per process in a data-parallel run).
         seed: seeds everything at the start (ignored on resume: the checkpoint's RNG state is used);
-            ``None`` leaves the RNG alone.
+            ``None`` leaves the RNG alone. Data-parallel ranks use ``seed + rank``.
         optimizers: per-player overrides, ``{"generator": lambda p: torch.optim.Adam(p, lr=1e-3)}``.
         callbacks: called as ``callback(TrainState)`` after every step (e.g. :class:`Snapshots`).
+            ``TrainState.history`` is complete up to that step, except for callbacks with an
+            attribute ``needs_history = False`` (such as :class:`Snapshots`): they may see a history
+            up to ``sync_every`` steps behind, and do not force a host sync each step.
         checkpoint: file to write a checkpoint to every ``checkpoint_every`` steps and at the end.
         checkpoint_every: steps between checkpoints.
         resume: a checkpoint written by ``fit``; training continues exactly as the uninterrupted
             run would have (same minibatches, same losses).
         progress: show a tqdm progress bar; ``None`` follows ``$IGM_PROGRESS`` (default on).
+        amp: ``"bf16"`` runs each player's loss under ``torch.autocast(device_type, torch.bfloat16)``
+            (matrix products and convolutions in bfloat16, backward outside autocast; no loss
+            scaling needed). Numerically safe for the adversarial losses on logits and the MLP/conv
+            networks; avoid it where the loss subtracts nearly equal numbers (Monte Carlo
+            log-likelihoods with ``logsumexp`` over many samples, MMD with small bandwidths).
+            Mostly useful on GPUs with bfloat16 units; default ``False`` (float32).
+        compile: ``True`` (or a dict of ``torch.compile`` options, e.g. ``{"mode": "max-autotune"}``)
+            compiles each player's loss function (forward and loss together, one graph per player;
+            the loop, optimizers and callbacks stay eager). Compilation takes seconds to minutes and
+            needs a C compiler on CPU; compiled random draws may differ from eager ones, so a
+            compiled run is not bitwise equal to an eager one.
+        distributed: data-parallel training over ``torch.distributed`` (launch with
+            ``torchrun --nproc_per_node=N``): ``None`` uses an initialised process group, ``True``
+            initialises one from ``torchrun``'s environment. Rank 0's parameters are broadcast at
+            the start; each player's gradients are averaged over the ranks before its optimizer
+            step (``N`` ranks x batch ``B`` = one process with batch ``N * B``); the history is the
+            mean over ranks; only rank 0 shows progress and writes checkpoints.
+        sync_every: steps between copies of the logged values from the device to the host. NaN/Inf
+            are detected at these copies (and at checkpoints, the end and callbacks that need the
+            history), so a diverging run stops up to ``sync_every - 1`` steps after the bad step.
 
     Returns:
         The history: ``{loss name: [value at step 1, step 2, ...]}``; the name is the player's for
@@ -273,14 +358,21 @@ def fit(
 
     Raises:
         TypeError / ValueError: bad arguments (unknown player in ``optimizers``, batch larger than
-            the data, a resumed checkpoint with another model or config).
-        TrainingDiverged: a loss became NaN/Inf; the last good checkpoint (if any) is kept.
+            the data, a resumed checkpoint with another model or config, unknown ``amp``).
+        TrainingDiverged: a loss became NaN/Inf; the error names the first bad step, its history
+            ends before it and the last good checkpoint (written only at steps whose losses were
+            checked finite) is kept.
     """
     from tqdm.auto import tqdm
+
+    from . import _distributed
 
     check_positive_int(steps, "steps")
     check_positive_int(batch_size, "batch_size")
     check_positive_int(checkpoint_every, "checkpoint_every")
+    check_positive_int(sync_every, "sync_every")
+    if amp not in AMP_MODES or amp is True:
+        raise ValueError(f"unknown amp {amp!r}; choose one of: False (float32), 'bf16'")
     if not hasattr(model, "players"):
         raise TypeError(f"model must define players() -> list[Player]; {type(model).__name__} does not")
     players = list(model.players())
@@ -293,12 +385,15 @@ def fit(
         raise ValueError(f"optimizers given for unknown players {unknown}; this model's players are: {', '.join(names)}")
 
     device = _model_device(model)
+    ddp = _distributed.setup(distributed, device)
     config = {
         "model": type(model).__name__,
         "players": [[p.name, p.steps] for p in players],
         "batch_size": batch_size,
         "seed": seed,
     }
+    if ddp is not None:
+        config["world_size"] = ddp.world_size
     opts = {p.name: optimizers.get(p.name, p.optimizer)(p.parameters()) for p in players}
     schedulers = {p.name: p.scheduler(opts[p.name], steps) for p in players if p.scheduler is not None}
     history: dict[str, list[float]] = {}
@@ -317,57 +412,97 @@ def fit(
             sched.load_state_dict(ckpt["schedulers"][name])
         history = {k: list(v) for k, v in ckpt["history"].items()}
         start = ckpt["step"]
-        _set_rng_state(ckpt["rng"])
+        _set_rng_state(ckpt["rng_ranks"][ddp.rank] if ddp is not None else ckpt["rng"])
     elif seed is not None:
-        seed_everything(seed)
+        seed_everything(seed + (ddp.rank if ddp is not None else 0))
     draw = _batch_sampler(data, batch_size, device)
 
     # every parameter of the model and its players; frozen ones (requires_grad False) stay frozen
     all_params = list({id(p): p for p in [*model.parameters(), *(q for pl in players for q in pl.parameters())]}.values())
     original_flags = [p.requires_grad for p in all_params]
     player_ids = {pl.name: {id(p) for p in pl.parameters()} for pl in players}
+    player_params = {pl.name: pl.parameters() for pl in players}
+    if ddp is not None:  # identical parameters and buffers on every rank
+        _distributed.broadcast([*all_params, *model.buffers()])
+    fast_zero = {  # the parameters of each standard optimizer (one that does not override zero_grad)
+        name: [p for group in opt.param_groups for p in group["params"]]
+        if type(opt).zero_grad is torch.optim.Optimizer.zero_grad else None
+        for name, opt in opts.items()
+    }
+    losses = {pl.name: pl.loss for pl in players}
+    if compile:
+        losses = {name: torch.compile(fn, **(compile if isinstance(compile, dict) else {})) for name, fn in losses.items()}
+    if amp:
+        def autocast():
+            return torch.autocast(device.type, dtype=torch.bfloat16)
+    else:
+        import contextlib
+
+        autocast = contextlib.nullcontext
+    reduce = None if ddp is None else (lambda flat: _distributed.mean_over_ranks(flat, ddp.world_size))
+    logs_buffer = _LogBuffer(history, reduce)
+    sync_each_step = any(_needs_history(cb) for cb in callbacks)
+    is_main = ddp is None or ddp.rank == 0
     last_checkpoint = resume
+    active = None  # the player whose parameters currently have requires_grad set
     show = progress if progress is not None else progress_enabled()
-    bar = tqdm(range(start, steps), initial=start, total=steps, disable=(show is False), leave=False)
+    bar = tqdm(range(start, steps), initial=start, total=steps, disable=(show is False or not is_main), leave=False)
     model.train()
     try:
         for step in bar:
-            logs: dict[str, float] = {}
+            done = step + 1
+            logs: dict[str, torch.Tensor] = {}
             for player in players:
-                ids = player_ids[player.name]
-                for p, flag in zip(all_params, original_flags):  # only this player's parameters collect gradients
-                    p.requires_grad_(flag and id(p) in ids)
-                opt = opts[player.name]
+                if active != player.name:  # only this player's parameters collect gradients
+                    ids, active = player_ids[player.name], player.name
+                    for p, flag in zip(all_params, original_flags):
+                        p.requires_grad_(flag and id(p) in ids)
+                opt, loss = opts[player.name], losses[player.name]
                 for _ in range(player.steps):
-                    out = _as_loss_dict(player.loss(draw() if player.needs_data else batch_size), player)
-                    opt.zero_grad(set_to_none=True)
+                    batch = draw() if player.needs_data else batch_size
+                    with autocast():
+                        out = _as_loss_dict(loss(batch), player)
+                    if fast_zero[player.name] is None:
+                        opt.zero_grad(set_to_none=True)
+                    else:  # as zero_grad(set_to_none=True), without its profiler-record overhead (~8 us)
+                        for p in fast_zero[player.name]:
+                            p.grad = None
                     out["loss"].backward()
+                    if ddp is not None:
+                        _distributed.average_gradients(player_params[player.name], ddp.world_size)
                     opt.step()
                     if player.after_update is not None:
                         player.after_update()
                 if player.name in schedulers:
                     schedulers[player.name].step()
                 for key, value in out.items():
-                    logs[player.name if key == "loss" else key] = float(value.detach())
-            bad = {k: v for k, v in logs.items() if not math.isfinite(v)}
-            if bad:
-                where = f"the last good checkpoint is {last_checkpoint}" if last_checkpoint else (
-                    "no checkpoint was written: pass checkpoint=... to keep one")
-                raise TrainingDiverged(
-                    f"training diverged at step {step + 1}: non-finite losses {bad}; {where}. "
-                    "Lower the learning rate or add a regulariser.",
-                    step=step + 1, player=next(iter(bad)), history=history, checkpoint=last_checkpoint,
-                )
-            for key, value in logs.items():
-                history.setdefault(key, []).append(value)
-            state = TrainState(step + 1, model, history, opts)
+                    logs[player.name if key == "loss" else key] = value
+            logs_buffer.add(done, logs)
+            save = checkpoint is not None and (done % checkpoint_every == 0 or done == steps)
+            if sync_each_step or save or done % sync_every == 0 or done == steps:
+                bad = logs_buffer.flush()
+                if bad is not None:
+                    bad_step, values = bad
+                    where = f"the last good checkpoint is {last_checkpoint}" if last_checkpoint else (
+                        "no checkpoint was written: pass checkpoint=... to keep one")
+                    raise TrainingDiverged(
+                        f"training diverged at step {bad_step}: non-finite losses {values}; {where}. "
+                        "Lower the learning rate or add a regulariser.",
+                        step=bad_step, player=next(iter(values)), history=history, checkpoint=last_checkpoint,
+                    )
+                if done % 50 == 0 and show is not False and is_main:
+                    bar.set_postfix({k: f"{v[-1]:.3g}" for k, v in history.items()}, refresh=False)
+            state = TrainState(done, model, history, opts)
             for callback in callbacks:
                 callback(state)
-            if checkpoint is not None and ((step + 1) % checkpoint_every == 0 or step + 1 == steps):
-                save_checkpoint(checkpoint, state, config, schedulers)
+                active = None  # a callback may have changed requires_grad flags (e.g. sampling)
+            if save:
+                rng_ranks = _distributed.gather_objects(_rng_state()) if ddp is not None else None
+                if is_main:
+                    save_checkpoint(checkpoint, state, config, schedulers, rng_ranks=rng_ranks)
                 last_checkpoint = checkpoint
-            if (step + 1) % 50 == 0 and show is not False:
-                bar.set_postfix({k: f"{v:.3g}" for k, v in logs.items()}, refresh=False)
+        if ddp is not None:  # BatchNorm statistics etc. saw each rank's own data: keep rank 0's
+            _distributed.broadcast(list(model.buffers()))
     finally:
         bar.close()
         for p, flag in zip(all_params, original_flags):

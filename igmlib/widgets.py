@@ -159,3 +159,170 @@ def weight_slider_density(
         plt.close(fig)
 
     return widgets.interactive(update, **sliders)
+
+
+def plot_f_divergence(divergence, *, density: D.Distribution | None = None, fits: dict | None = None,
+                      x_range: tuple[float, float] = (-5.0, 5.0), axes=None):
+    """One row of the f-divergence table drawn: ``f(u)``, ``f*(t)`` and (optionally) Gaussian fits.
+
+    Args:
+        divergence: a name of :data:`igmlib.divergences.F_DIVERGENCES` or an ``FDivergence``.
+        density: a 1-D target distribution (``log_prob`` of ``(N, 1)`` points); with ``fits`` a
+            third panel shows it under the Gaussians ``N(mu, sigma^2)`` of ``fits[name]``.
+        fits: ``{name: {"exact": (mu, sigma), "learned": (mu, sigma)}}`` (either key optional),
+            e.g. the exact minimiser of the divergence and the one f-GAN learned.
+        x_range: x-range of the third panel.
+        axes: two or three Axes to draw on (a new figure if None).
+
+    Returns:
+        The list of Axes.
+
+    Raises:
+        ValueError: unknown divergence name.
+    """
+    import matplotlib.pyplot as plt
+
+    from .divergences.f import f_divergence
+
+    d = f_divergence(divergence)
+    fit = (fits or {}).get(d.name) if density is not None else None
+    new_figure = axes is None
+    if new_figure:
+        _, axes = plt.subplots(1, 3 if fit is not None else 2, figsize=(11 if fit is not None else 7.5, 3.2))
+    axes = list(np.atleast_1d(axes))
+    u = torch.linspace(1e-3, 4, 400, dtype=torch.float64)
+    axes[0].plot(u.numpy(), d.f(u).numpy(), color="tab:blue")
+    axes[0].axvline(1.0, color="0.7", lw=0.8)
+    axes[0].set(xlabel="u = p / q", title=f"f(u), {d.label}")
+    low, high = max(d.domain[0], -3.0), min(d.domain[1], 3.0)
+    t = torch.linspace(low, high, 400, dtype=torch.float64)
+    t = t[d.in_domain(t)]
+    ft = d.conjugate(t)
+    keep = ft < 20  # f* grows fast near the open end of its domain
+    axes[1].plot(t[keep].numpy(), ft[keep].numpy(), color="tab:red")
+    axes[1].axvline(d.f_prime_at_1, color="0.7", lw=0.8, ls="--")
+    axes[1].set(xlabel="t", title="f*(t) (dashed: f'(1))")
+    if fit is not None:
+        x = torch.linspace(*x_range, 500, dtype=torch.float64)
+        p = density.log_prob(x[:, None].to(torch.get_default_dtype())).exp().double()
+        axes[2].fill_between(x.numpy(), p.numpy(), color="0.85", label="target p")
+        styles = {"exact": ("k", "--", "exact minimiser"), "learned": ("tab:orange", "-", "f-GAN")}
+        for key, (color, ls, label) in styles.items():
+            if fit.get(key) is not None:
+                mu, sigma = fit[key]
+                q = D.Normal(torch.tensor(float(mu), dtype=torch.float64), float(sigma)).log_prob(x).exp()
+                axes[2].plot(x.numpy(), q.numpy(), color=color, ls=ls, label=f"{label} N({mu:.2f}, {sigma:.2f}²)")
+        axes[2].set(xlabel="x", title="Gaussian fits")
+        axes[2].legend(fontsize="x-small")
+    if new_figure:
+        axes[0].figure.tight_layout()
+    return axes
+
+
+def divergence_picker(*, density: D.Distribution | None = None, fits: dict | None = None,
+                      x_range: tuple[float, float] = (-5.0, 5.0), names=None):
+    """A dropdown over the f-divergences redrawing :func:`plot_f_divergence` (``f``, ``f*`` and fits).
+
+    Args:
+        density, fits, x_range: as in :func:`plot_f_divergence` (precomputed results: nothing is
+            trained when the dropdown changes).
+        names: divergences offered (default: all of :data:`igmlib.divergences.F_DIVERGENCES`).
+
+    Returns:
+        An ``ipywidgets.interactive`` widget.
+
+    Raises:
+        ImportError: ipywidgets is not installed (``pip install "igmlib[book]"``).
+        ValueError: an unknown divergence name.
+    """
+    try:
+        import ipywidgets as widgets
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        raise ImportError("divergence_picker needs ipywidgets: pip install ipywidgets (or igmlib[book])") from err
+    import matplotlib.pyplot as plt
+
+    from .divergences.f import F_DIVERGENCES, f_divergence
+
+    names = [f_divergence(n).name for n in (names or F_DIVERGENCES)]
+
+    def update(divergence):
+        axes = plot_f_divergence(divergence, density=density, fits=fits, x_range=x_range)
+        plt.show()
+        plt.close(axes[0].figure)
+
+    return widgets.interactive(update, divergence=widgets.Dropdown(options=names, value=names[0],
+                                                                   description="divergence"))
+
+
+def plot_infogan_codes(model, c: int = 0, continuous=None, *, noise: int = 8, seed: int = 0, ax=None, title=None):
+    """A row of an InfoGAN's images for one setting of its codes and ``noise`` noise draws.
+
+    Args:
+        model: a trained :class:`igmlib.models.InfoGAN`.
+        c: value of the categorical code, in ``0..K-1``.
+        continuous: values of the continuous codes (``L`` floats; default all 0).
+        noise: number of noise draws ``z`` (columns); the same draws for every setting (``seed``).
+        seed: seed of the noise (a forked random state; the global stream is untouched).
+        ax: Axes to draw on (a new figure if None).
+        title: Axes title (default: the codes).
+
+    Returns:
+        The matplotlib Axes.
+
+    Raises:
+        ValueError: codes of the wrong size or range.
+    """
+    from .plot import image_grid
+
+    check_positive_int(noise, "noise")
+    u = torch.zeros(model.continuous) if continuous is None else torch.as_tensor(continuous, dtype=torch.float32)
+    if u.shape != (model.continuous,):
+        raise ValueError(f"continuous must hold {model.continuous} values, got shape {tuple(u.shape)}")
+    device = next(model.parameters()).device
+    with torch.no_grad(), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        z = torch.randn(noise, model.latent_dim).to(device)
+        images = model.generate(z, torch.full((noise,), int(c), device=device) if model.categorical else None,
+                                u.to(device).expand(noise, -1))
+    if title is None:
+        title = f"c = {c}" + "".join(f", u{j + 1} = {float(v):+.1f}" for j, v in enumerate(u))
+    return image_grid(images.cpu(), nrow=noise, ax=ax, title=title)
+
+
+def infogan_code_explorer(model, *, noise: int = 8, seed: int = 0, span: tuple[float, float] = (-2.0, 2.0)):
+    """A dropdown for the categorical code and one slider per continuous code of a trained InfoGAN,
+    showing :func:`plot_infogan_codes` (the same noise draws for every setting).
+
+    Args:
+        model: a trained :class:`igmlib.models.InfoGAN` (put it in eval mode first).
+        noise: number of noise draws shown side by side.
+        seed: seed of the noise.
+        span: range of the continuous sliders (training uses [-1, 1]; the paper also looks at [-2, 2]).
+
+    Returns:
+        An ``ipywidgets.interactive`` widget.
+
+    Raises:
+        ImportError: ipywidgets is not installed (``pip install "igmlib[book]"``).
+    """
+    try:
+        import ipywidgets as widgets
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        raise ImportError("infogan_code_explorer needs ipywidgets: pip install ipywidgets (or igmlib[book])") from err
+    import matplotlib.pyplot as plt
+
+    controls = {}
+    if model.categorical:
+        controls["c"] = widgets.Dropdown(options=list(range(model.categorical)), value=0, description="c")
+    for j in range(model.continuous):
+        controls[f"u{j + 1}"] = widgets.FloatSlider(value=0.0, min=span[0], max=span[1], step=0.1,
+                                                    description=f"u{j + 1}", continuous_update=False)
+
+    def update(**values):
+        u = [values[f"u{j + 1}"] for j in range(model.continuous)]
+        fig, ax = plt.subplots(figsize=(1.0 * noise, 1.4))
+        plot_infogan_codes(model, values.get("c", 0), u, noise=noise, seed=seed, ax=ax)
+        plt.show()
+        plt.close(fig)
+
+    return widgets.interactive(update, **controls)

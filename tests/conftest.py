@@ -39,5 +39,6 @@ def built_book(tmp_path_factory):
         [str(jb), "build", str(root), "--path-output", str(out), "--builder", "html", "-W", "--keep-going"],
         capture_output=True, text=True, env=env, timeout=1500,
     )
-    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-6000:]
+    problems = [line for line in (proc.stdout + proc.stderr).splitlines() if "WARNING" in line or "ERROR" in line]
+    assert proc.returncode == 0, "\n".join(problems[:40]) or (proc.stdout[-6000:] + proc.stderr[-6000:])
     return out / "_build" / "html"

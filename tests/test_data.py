@@ -1,15 +1,18 @@
 """Toy distributions (exact log-densities, shapes) and image data (digits, the IDX reader)."""
 import gzip
+import hashlib
 import math
 import struct
 
 import numpy as np
+import pooch
 import pytest
 import torch
 from scipy import stats
 from torch import distributions as D
 
 import igmlib as igm
+from igmlib.data import images as image_module
 from igmlib.data import load_idx_pair, read_idx
 
 
@@ -303,3 +306,77 @@ def test_load_idx_pair_errors(tmp_path, idx_pair):
     flat = write(tmp_path / "flat", idx_bytes(images.reshape(6, 20)))
     with pytest.raises(ValueError, match=r"expected images of shape \(N, H, W\), got \(6, 20\)"):
         load_idx_pair(flat, write(tmp_path / "lb6", idx_bytes(labels)))
+
+
+# ---------------------------------------------------------------- MNIST / Fashion-MNIST loaders (no network)
+
+LOADERS = {"mnist": igm.data.mnist, "fashion_mnist": igm.data.fashion_mnist}
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Any download attempt fails as it would offline."""
+
+    def offline(self, url, output_file, pooch_obj, check_only=False):
+        raise ConnectionError(f"no network in tests ({url})")
+
+    monkeypatch.setattr(pooch.downloaders.HTTPDownloader, "__call__", offline)
+
+
+def fake_idx_files(folder, dataset, monkeypatch, n=(5, 3), gz=True):
+    """Write small 28x28 IDX files under the dataset's file names; make their hashes the known ones."""
+    rng = np.random.default_rng(1)
+    table = {key: value for key, value in image_module.IDX_DATASETS[dataset].items()}
+    arrays = {}
+    for split, count in zip(("train", "test"), n):
+        images = rng.integers(0, 256, size=(count, 28, 28), dtype=np.uint8)
+        labels = rng.integers(0, 10, size=count, dtype=np.uint8)
+        arrays[split] = images, labels
+        files = []
+        for (name, _), array in zip(table[split], (images, labels)):
+            path = write(folder / (name if gz else name[:-3]), idx_bytes(array))
+            files.append((name, "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()))
+        table[split] = tuple(files)
+    monkeypatch.setitem(image_module.IDX_DATASETS, dataset, table)
+    return arrays
+
+
+@pytest.mark.parametrize("dataset", sorted(LOADERS))
+@pytest.mark.parametrize("split", ["train", "test"])
+@pytest.mark.parametrize("gz", [True, False])
+def test_idx_dataset_loads_from_root(tmp_path, monkeypatch, no_network, dataset, split, gz):
+    arrays = fake_idx_files(tmp_path, dataset, monkeypatch, gz=gz)
+    out = LOADERS[dataset](split, root=tmp_path)
+    images, labels = arrays[split]
+    assert out.x.shape == (len(labels), 1, 28, 28) and out.x.dtype == torch.float32
+    assert out.y.dtype == torch.int64 and out.y.tolist() == labels.tolist()
+    torch.testing.assert_close(out.x[:, 0], torch.from_numpy(images).float() / 127.5 - 1)
+    assert -1 <= float(out.x.min()) and float(out.x.max()) <= 1
+
+
+def test_igm_data_sets_the_cache_folder(tmp_path, monkeypatch, no_network):
+    monkeypatch.setenv("IGM_DATA", str(tmp_path))
+    assert igm.data.data_dir("fashion_mnist") == tmp_path / "fashion_mnist"
+    (tmp_path / "fashion_mnist").mkdir()
+    arrays = fake_idx_files(tmp_path / "fashion_mnist", "fashion_mnist", monkeypatch)
+    assert igm.data.fashion_mnist("test").y.tolist() == arrays["test"][1].tolist()
+
+
+@pytest.mark.parametrize("dataset", sorted(LOADERS))
+def test_offline_without_files_says_where_to_put_them(tmp_path, no_network, dataset):
+    with pytest.raises(OSError, match=rf"{dataset} needs its file train-images-idx3-ubyte.gz, which is not in "
+                                      r".*ConnectionError: no network.*pass their folder as root=\.\.\., or set "
+                                      r"\$IGM_DATA\. The book's default data .* need no download"):
+        LOADERS[dataset]("train", root=tmp_path)
+
+
+def test_a_file_with_the_wrong_checksum_is_not_used(tmp_path, no_network):
+    write(tmp_path / "t10k-images-idx3-ubyte.gz", idx_bytes(np.zeros((2, 28, 28), np.uint8)))  # not the real file
+    with pytest.raises(OSError, match=r"mnist needs its file t10k-images-idx3-ubyte.gz"):
+        igm.data.mnist("test", root=tmp_path)
+
+
+@pytest.mark.parametrize("dataset", sorted(LOADERS))
+def test_idx_dataset_bad_split(tmp_path, dataset):
+    with pytest.raises(ValueError, match=r"unknown split 'all'; choose one of: test, train"):
+        LOADERS[dataset]("all", root=tmp_path)

@@ -133,3 +133,37 @@ def test_gan_bad_input(kwargs, error, match):
     args = {"generator": MLP(2, 2), "discriminator": MLP(2, 1), "latent_dim": 2, **kwargs}
     with pytest.raises(error, match=match):
         GAN(**args)
+
+
+@pytest.mark.parametrize("penalty", ["r1", "gan_dp"])
+def test_penalty_options_train_and_add_to_the_discriminator_loss(penalty):
+    model = gan(penalty=penalty, penalty_weight=4.0)
+    d0 = [p.detach().clone() for p in model.discriminator.parameters()]
+    history = igm.fit(model, igm.data.ring(), steps=3, batch_size=32)
+    assert all(len(v) == 3 and all(torch.isfinite(torch.tensor(v))) for v in history.values())
+    assert "penalty" in history and min(history["penalty"]) > 0
+    assert any(not torch.equal(a, b) for a, b in zip(d0, model.discriminator.parameters()))
+    real = igm.data.ring().sample((64,))
+    torch.manual_seed(1)
+    out = model.discriminator_step(real)
+    model.penalty_weight = 0.0
+    torch.manual_seed(1)
+    plain = model.discriminator_step(real)["loss"]
+    torch.testing.assert_close(out["loss"], plain + 2.0 * out["penalty"])  # gamma / 2 = 2
+
+
+def test_penalty_defaults():
+    assert gan().penalty is None and gan().penalty_weight == 0.0
+    assert gan(penalty="r1").penalty_weight == 10.0 and gan(penalty="gan_dp").penalty_weight == 2.0
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"penalty": "wgan_gp"}, ValueError, r"unknown penalty 'wgan_gp'; choose one of: gan_dp, r1"),
+        ({"penalty": "r1", "penalty_weight": -1.0}, ValueError, r"penalty_weight must be >= 0"),
+    ],
+)
+def test_gan_bad_penalty(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        gan(**kwargs)

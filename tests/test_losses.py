@@ -93,8 +93,8 @@ def test_dtype_follows_input():
 @pytest.mark.parametrize(
     "call, error, match",
     [
-        (lambda: discriminator_loss(torch.zeros(3), torch.zeros(3), "wasserstein"), ValueError,
-         r"unknown kind 'wasserstein'; choose one of: least_squares, minimax, non_saturating"),
+        (lambda: discriminator_loss(torch.zeros(3), torch.zeros(3), "hinge"), ValueError,
+         r"unknown kind 'hinge'; choose one of: least_squares, minimax, non_saturating, wasserstein"),
         (lambda: generator_loss(torch.zeros(3), "hinge"), ValueError, r"choose one of: least_squares, minimax, non_saturating"),
         (lambda: generator_loss(torch.zeros(3), None), TypeError, r"kind must be a string"),
         (lambda: discriminator_loss(torch.zeros(3, dtype=torch.long), torch.zeros(3)), TypeError,
@@ -110,3 +110,9 @@ def test_dtype_follows_input():
 def test_bad_input(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_wasserstein_kind_is_the_kantorovich_rubinstein_objective():
+    real, fake = torch.tensor([1.0, 3.0]), torch.tensor([[0.5], [-0.5]])
+    torch.testing.assert_close(discriminator_loss(real, fake, "wasserstein"), torch.tensor(0.0 - 2.0))
+    torch.testing.assert_close(generator_loss(fake, "wasserstein"), torch.tensor(0.0))

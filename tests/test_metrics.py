@@ -7,7 +7,18 @@ import torch
 from scipy import stats
 
 import igmlib as igm
-from igmlib.metrics import frechet_distance, histogram_kl, inception_score, mode_coverage
+from igmlib.metrics import (
+    classifier_accuracy,
+    classifier_frechet_distance,
+    cluster_accuracy,
+    frechet_distance,
+    histogram_kl,
+    inception_score,
+    label_preservation,
+    match_clusters,
+    mode_coverage,
+    reference_classifier,
+)
 
 
 # ---------------------------------------------------------------- mode coverage
@@ -209,3 +220,172 @@ def test_train_classifier_on_digits():
         f_train, f_test = clf.features(train.x[:360]), clf.features(test.x)
         f_noise = clf.features(torch.rand(360, 1, 8, 8) * 2 - 1)
     assert frechet_distance(f_train, f_test) < 0.2 * frechet_distance(f_train, f_noise)
+
+
+# ---------------------------------------------------------------- reference classifier and label scores
+
+@pytest.fixture(scope="module")
+def reference_cache(tmp_path_factory):
+    path = tmp_path_factory.mktemp("igm_cache")
+    return path, reference_classifier(cache_dir=path)
+
+
+def test_reference_classifier_accuracy_and_cache(reference_cache):
+    path, clf = reference_cache
+    test = igm.data.digits("test")
+    assert not clf.training and next(clf.parameters()).device.type == "cpu"
+    assert classifier_accuracy(clf, test.x, test.y) >= 0.95
+    assert clf.accuracy(test.x, test.y) == classifier_accuracy(clf, test.x, test.y)
+    files = sorted(path.glob("reference_classifier_8px_seed0_*.pt"))
+    assert len(files) == 1
+    stamp = files[0].stat().st_mtime_ns
+    torch.manual_seed(123)
+    expected_next = torch.rand(3)
+    torch.manual_seed(123)
+    again = reference_classifier(cache_dir=path)  # loaded, not retrained: the file is untouched
+    assert files[0].stat().st_mtime_ns == stamp
+    for a, b in zip(clf.state_dict().values(), again.state_dict().values()):
+        assert torch.equal(a, b)
+    torch.testing.assert_close(torch.rand(3), expected_next)  # the caller's random stream is untouched
+
+
+def test_reference_classifier_seed_gives_another_file(reference_cache):
+    path, clf = reference_cache
+    other = reference_classifier(seed=1, cache_dir=path, steps=20)
+    assert len(list(path.glob("reference_classifier_8px_seed1_*.pt"))) == 1
+    assert len(list(path.glob("*.pt"))) == 2
+    assert not torch.equal(next(other.parameters()), next(clf.parameters()))
+    # deterministic for a seed: retraining in a fresh folder gives the same weights
+    fresh = reference_classifier(seed=1, cache_dir=path / "fresh", steps=20)
+    for a, b in zip(other.state_dict().values(), fresh.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_reference_classifier_uses_igm_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("IGM_CACHE", str(tmp_path))
+    reference_classifier(steps=5)
+    assert len(list(tmp_path.glob("reference_classifier_8px_seed0_*.pt"))) == 1
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [({"image_size": 10}, r"image_size must be divisible by 4"), ({"steps": 0}, r"steps must be > 0"),
+     ({"data": (torch.zeros(4, 1, 28, 28), torch.zeros(4, dtype=torch.long))}, r"data images must have shape \(N, C, 8, 8\)")],
+)
+def test_reference_classifier_bad_input(kwargs, match, tmp_path):
+    with pytest.raises(ValueError, match=match):
+        reference_classifier(cache_dir=tmp_path, **kwargs)
+
+
+def test_label_preservation_and_frechet_distance(reference_cache):
+    _, clf = reference_cache
+    test, train = igm.data.digits("test"), igm.data.digits("train")
+    with torch.no_grad():
+        own = clf(test.x).argmax(1)
+    assert label_preservation(clf, test.x, own) == 1.0
+    assert label_preservation(clf, test.x, (own + 1) % 10) == 0.0
+    assert classifier_frechet_distance(clf, test.x, test.x) == pytest.approx(0.0, abs=1e-6)
+    noise = torch.rand(360, 1, 8, 8, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    held_out = classifier_frechet_distance(clf, train.x[:360], test.x)
+    assert held_out < 0.2 * classifier_frechet_distance(clf, train.x[:360], noise)
+
+
+def test_cluster_accuracy_of_permuted_labels_is_one():
+    labels = torch.arange(100) % 10
+    permutation = torch.randperm(10, generator=torch.Generator().manual_seed(0))
+    assert cluster_accuracy(labels, permutation[labels]) == 1.0
+    assert cluster_accuracy(labels.numpy(), (labels + 20).tolist()) == 1.0  # any integer ids, any container
+
+
+def test_cluster_accuracy_known_confusion():
+    # clusters 5 -> class 0 (2 hits), 3 -> class 1 (2 hits, beats class 2's 1), 1 -> class 2 (1 hit): 5 / 6
+    true, pred = [0, 0, 1, 1, 2, 2], [5, 5, 3, 3, 3, 1]
+    assert cluster_accuracy(true, pred) == pytest.approx(5 / 6)
+    assert match_clusters(true, pred) == {5: 0, 3: 1, 1: 2}
+    # more clusters than classes: the extra cluster's points count as errors
+    assert cluster_accuracy([0, 0, 1, 1], [0, 2, 1, 1]) == pytest.approx(3 / 4)
+    # fewer clusters than classes: at most the matched classes are right
+    assert cluster_accuracy([0, 1, 2, 2], [0, 0, 0, 0]) == pytest.approx(2 / 4)
+
+
+@pytest.mark.parametrize(
+    "true, pred, error, match",
+    [([0, 1], [0], ValueError, r"labels_pred must have 2 entries"),
+     (torch.zeros(3), [0, 1, 2], TypeError, r"labels_true must hold integer labels"),
+     ([[0, 1]], [0, 1], ValueError, r"labels_true must be 1-D"),
+     ([], [], ValueError, r"labels_true is empty")],
+)
+def test_cluster_accuracy_bad_input(true, pred, error, match):
+    with pytest.raises(error, match=match):
+        cluster_accuracy(true, pred)
+
+
+def test_histogram_kl_counts_samples_outside_the_range_as_misses():
+    density = igm.data.beta(2.0, 5.0)
+    torch.manual_seed(0)
+    good = density.sample((5000,))
+    half_far = torch.cat([good[:2500], good[2500:] + 10])  # half the samples far outside the support
+    # the missing half is one bin holding 1/2 of q and ~0 of p: KL(p || q) ~ log 2 more than the good fit
+    assert histogram_kl(half_far, density) == pytest.approx(histogram_kl(good[:2500], density) + math.log(2), abs=0.02)
+    assert histogram_kl(good + 10, density) > 10
+
+
+# ---------------------------------------------------------------- Parzen-window log-likelihood
+
+def test_parzen_with_one_sample_is_the_gaussian_log_density():
+    torch.manual_seed(0)
+    mu, sigma = torch.randn(1, 3), 0.7
+    test = torch.randn(50, 3)
+    expected = torch.distributions.Normal(mu.double(), sigma).log_prob(test.double()).sum(1)  # log N(x; mu, sigma^2 I)
+    values = igm.metrics.parzen_log_likelihood(mu, test, sigma, reduction="none", batch_size=7)
+    torch.testing.assert_close(values, expected)
+    torch.testing.assert_close(igm.metrics.parzen_log_likelihood(mu, test, sigma), expected.mean())
+
+
+def test_parzen_equals_a_mixture_log_density_and_handles_images():
+    torch.manual_seed(0)
+    samples, test = torch.randn(40, 1, 2, 2), torch.randn(30, 1, 2, 2)
+    mixture = torch.distributions.MixtureSameFamily(
+        torch.distributions.Categorical(torch.ones(40, dtype=torch.float64)),
+        torch.distributions.Independent(torch.distributions.Normal(samples.reshape(40, 4).double(), 0.5), 1))
+    values = igm.metrics.parzen_log_likelihood(samples, test, 0.5, reduction="none")
+    torch.testing.assert_close(values, mixture.log_prob(test.reshape(30, 4).double()))
+
+
+def test_parzen_scores_data_above_a_shifted_copy():
+    torch.manual_seed(0)
+    data = igm.data.ring()
+    samples, test = data.sample((2000,)), data.sample((500,))
+    own = igm.metrics.parzen_log_likelihood(samples, test, 0.05)
+    shifted = igm.metrics.parzen_log_likelihood(samples + 0.3, test, 0.05)
+    assert float(own) > float(shifted) + 1.0
+
+
+def test_bandwidth_selection_finds_the_right_scale():
+    """Samples of N(0, s^2 I) in 2-D: the KDE bandwidth that fits best is a fraction of s."""
+    torch.manual_seed(0)
+    for s in (0.05, 1.0):
+        samples, validation = s * torch.randn(1000, 2), s * torch.randn(500, 2)
+        result = igm.metrics.select_parzen_bandwidth(samples, validation, np.logspace(-4, 2, 61))
+        assert 0.1 * s < result.bandwidth < s  # Silverman's rule gives 0.32 s for N = 1000, d = 2
+        assert len(result.scores) == 61 and max(result.scores) == result.scores[result.candidates.index(result.bandwidth)]
+
+
+@pytest.mark.parametrize(
+    "args, kwargs, error, match",
+    [
+        ((torch.zeros(5, 2), torch.zeros(4, 3), 1.0), {}, ValueError, "same point shape"),
+        ((torch.zeros(5), torch.zeros(4), 1.0), {}, ValueError, r"shapes \(N, \.\.\.\) and \(M, \.\.\.\)"),
+        ((torch.zeros(5, 2), torch.zeros(4, 2), 0.0), {}, ValueError, "bandwidth must be > 0"),
+        ((torch.zeros(5, 2), torch.zeros(4, 2), 1.0), {"reduction": "sum"}, ValueError, "unknown reduction 'sum'"),
+        ((np.zeros((5, 2)), torch.zeros(4, 2), 1.0), {}, TypeError, "samples must be a torch.Tensor"),
+    ],
+)
+def test_parzen_bad_input(args, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        igm.metrics.parzen_log_likelihood(*args, **kwargs)
+
+
+def test_bandwidth_selection_needs_candidates():
+    with pytest.raises(ValueError, match="candidates is empty"):
+        igm.metrics.select_parzen_bandwidth(torch.zeros(5, 2), torch.zeros(4, 2), [])

@@ -113,6 +113,9 @@ def test_animation_of_2d_snapshots(rc_unchanged):
     html = igm.plot.animation(snaps, igm.data.ring().sample((100,)))
     assert "<script" in html.data
     assert len(plt.get_fignums()) == n_figures  # its figure is closed
+    # plays offline: no stylesheet from a CDN, the buttons use Unicode symbols instead of icon fonts
+    assert "https://" not in html.data and 'class="fa ' not in html.data
+    assert "&#9654;" in html.data
 
 
 def test_animation_of_image_snapshots():

@@ -1,5 +1,6 @@
 """The training loop: convergence, player isolation, determinism, checkpoints, divergence, callbacks."""
 import math
+import os
 import shutil
 
 import pytest
@@ -352,3 +353,96 @@ def test_scheduler_state_resumes_exactly(tmp_path):
 def test_linear_decay_rejects_bad_start(start):
     with pytest.raises(ValueError, match=r"start must be a fraction of the run in \[0, 1\)"):
         igm.linear_decay(start)
+
+
+# ---------------------------------------------------------------- speed: chunked host sync, AMP, compile
+
+
+@pytest.mark.parametrize("sync_every", [1, 7, 50])
+def test_chunked_sync_gives_the_per_step_history(sync_every):
+    data = igm.data.ring()
+    per_step = igm.fit(small_gan(), data, steps=20, batch_size=32, seed=2, callbacks=[lambda s: None])  # flushes every step
+    chunked = igm.fit(small_gan(), data, steps=20, batch_size=32, seed=2, sync_every=sync_every)
+    assert chunked == per_step and all(len(v) == 20 for v in chunked.values())
+
+
+def test_logged_views_of_parameters_keep_the_value_of_their_step():
+    seen = []
+
+    def record(state):
+        seen.append(float(state.model.mu.detach()))
+
+    record.needs_history = False  # does not force a sync: values are read at the chunk boundary
+    history = igm.fit(Location(extras=True), TARGET, steps=12, batch_size=8, sync_every=5, callbacks=[record])
+    assert history["mu"] == seen  # "mu" is a view of the parameter, copied at its step
+    assert len(set(seen)) == 12
+
+
+def test_callbacks_see_the_complete_history_unless_they_opt_out():
+    lengths, lazy = [], []
+
+    def lazy_cb(state):
+        lazy.append(len(state.history.get("fitter", [])))
+
+    lazy_cb.needs_history = False
+    igm.fit(Location(), TARGET, steps=12, batch_size=8, sync_every=5, callbacks=[lazy_cb])
+    assert lazy == [0, 0, 0, 0, 5, 5, 5, 5, 5, 10, 10, 12]
+    igm.fit(Location(), TARGET, steps=12, batch_size=8, sync_every=5, callbacks=[lambda s: lengths.append(len(s.history["fitter"]))])
+    assert lengths == list(range(1, 13))
+
+
+def test_divergence_detected_at_a_chunk_boundary_names_the_first_bad_step(ckpt_path):
+    model = NaNAt(13)
+    with pytest.raises(igm.TrainingDiverged, match=rf"diverged at step 13: .*the last good checkpoint is {ckpt_path}") as info:
+        igm.fit(model, TARGET, steps=40, batch_size=8, checkpoint=ckpt_path, checkpoint_every=10, sync_every=50)
+    assert model.calls == 20  # trained on to the next sync (the checkpoint step 20), then stopped
+    assert info.value.step == 13 and len(info.value.history["fitter"]) == 12
+    assert torch.load(ckpt_path, weights_only=True)["step"] == 10  # step 20 was never written
+
+
+def test_adam_factory_uses_a_fused_or_foreach_kernel():
+    opt = igm.models.adam(1e-3)(MLP(2, 1).parameters())
+    assert opt.defaults["fused"] or opt.defaults["foreach"]
+
+
+def test_bf16_autocast_runs_linear_layers_in_bfloat16_close_to_float32():
+    dtypes = []
+
+    class Probe(GAN):
+        def generator_step(self, batch_size):
+            dtypes.append(self.generator(self.prior(4)).dtype)
+            return super().generator_step(batch_size)
+
+    def probe_gan():
+        torch.manual_seed(0)
+        return Probe(MLP(2, 2, hidden=(16, 16)), MLP(2, 1, hidden=(16, 16)), latent_dim=2, lr=1e-3)
+
+    fp32 = igm.fit(probe_gan(), igm.data.ring(), steps=30, batch_size=64, seed=0)
+    bf16 = igm.fit(probe_gan(), igm.data.ring(), steps=30, batch_size=64, seed=0, amp="bf16")
+    assert dtypes == [torch.float32] * 30 + [torch.bfloat16] * 30
+    for key in fp32:
+        assert all(math.isfinite(v) for v in bf16[key])
+        torch.testing.assert_close(torch.tensor(bf16[key]), torch.tensor(fp32[key]), atol=2e-2, rtol=0)
+
+
+@pytest.mark.parametrize("amp", ["fp16", True, "bfloat16"])
+def test_unknown_amp_rejected(amp):
+    with pytest.raises(ValueError, match=r"unknown amp .*; choose one of: False \(float32\), 'bf16'"):
+        igm.fit(Location(), TARGET, steps=1, amp=amp)
+
+
+def test_compiled_losses_match_eager():
+    # aot_eager traces each player's loss with dynamo/AOTAutograd but runs eager kernels (no C compiler)
+    eager = igm.fit(small_gan(), igm.data.ring(), steps=10, batch_size=32, seed=1)
+    compiled = igm.fit(small_gan(), igm.data.ring(), steps=10, batch_size=32, seed=1, compile={"backend": "aot_eager"})
+    for key in eager:
+        torch.testing.assert_close(torch.tensor(compiled[key]), torch.tensor(eager[key]), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.skipif(os.environ.get("IGM_TEST_INDUCTOR") != "1" or shutil.which("g++") is None,
+                    reason="inductor builds C++ kernels (about 50 s on the 2-core CI machine, needs g++): "
+                           "set IGM_TEST_INDUCTOR=1 to run")
+def test_inductor_compiled_location_converges():
+    model = Location(lr=0.1)
+    igm.fit(model, TARGET, steps=100, batch_size=64, seed=0, compile=True)
+    torch.testing.assert_close(model.mu.detach(), torch.tensor([3.0]), atol=0.2, rtol=0)

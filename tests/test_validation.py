@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from igmlib._validation import check_choice, check_positive, check_positive_int, check_tensor, shape_str
+from igmlib._validation import check_choice, check_module, check_positive, check_positive_int, check_tensor, shape_str
 
 
 @pytest.mark.parametrize("shape, text", [((64, 2), "(64, 2)"), ((64,), "(64,)"), ((), "()"), ((2, 3, 4), "(2, 3, 4)")])
@@ -86,3 +86,10 @@ def test_check_positive_accepts_and_converts():
 def test_check_positive_rejects(value, error, match):
     with pytest.raises(error, match=match):
         check_positive(value, "lr")
+
+
+def test_check_module_returns_modules_and_names_the_argument_otherwise():
+    net = torch.nn.Linear(2, 1)
+    assert check_module(net, "critic") is net
+    with pytest.raises(TypeError, match="critic must be a torch.nn.Module, got function"):
+        check_module(lambda x: x, "critic")

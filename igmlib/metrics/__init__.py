@@ -1,14 +1,27 @@
 """Metrics for implicit models, one module per kind.
 
 - :mod:`~igmlib.metrics.samples`: sample-based scores on toys with known modes or densities.
+- :mod:`~igmlib.metrics.two_sample`: classifier two-sample test, improved precision and recall.
 - :mod:`~igmlib.metrics.likelihood`: held-out log-likelihoods (nats).
 - :mod:`~igmlib.metrics.images`: classifier-based image scores and the reference classifier.
+- :mod:`~igmlib.metrics.representation`: linear probes of learned features, mode agreement of reconstructions.
 """
-from .images import ImageClassifier, frechet_distance, inception_score, train_classifier
-from .likelihood import gaussian_log_likelihood
+from .images import (
+    ImageClassifier, classifier_accuracy, classifier_frechet_distance, cluster_accuracy, frechet_distance,
+    inception_score, label_preservation, match_clusters, reference_classifier, train_classifier,
+)
+from .likelihood import BandwidthSelection, gaussian_log_likelihood, parzen_log_likelihood, select_parzen_bandwidth
+from .representation import linear_probe, same_mode_rate
 from .samples import ModeCoverage, histogram_kl, mixture_modes, mode_coverage
+from .samples import mode_kl, toy_log_likelihood, wasserstein_1d
+from .two_sample import PrecisionRecall, TwoSampleTest, precision_recall, two_sample_accuracy
 
 __all__ = [
+    "BandwidthSelection", "parzen_log_likelihood", "select_parzen_bandwidth",
     "ImageClassifier", "ModeCoverage", "frechet_distance", "gaussian_log_likelihood", "histogram_kl",
-    "inception_score", "mixture_modes", "mode_coverage", "train_classifier",
+    "inception_score", "linear_probe", "mixture_modes", "mode_coverage", "same_mode_rate", "train_classifier",
+    "classifier_accuracy", "classifier_frechet_distance", "cluster_accuracy", "label_preservation",
+    "match_clusters", "reference_classifier",
+    "mode_kl", "toy_log_likelihood", "wasserstein_1d",
+    "PrecisionRecall", "TwoSampleTest", "precision_recall", "two_sample_accuracy",
 ]

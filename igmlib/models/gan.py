@@ -4,10 +4,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .._validation import check_choice, check_positive
+from .._validation import check_choice, check_module, check_positive
 from ..losses import GAN_LOSSES, discriminator_loss, generator_loss
+from ..penalties import r1_penalty, roth_penalty
 from ..train import Player
 from .base import LatentSampler, adam
+
+
+PENALTIES = ("r1", "gan_dp")
 
 
 class GAN(LatentSampler):
@@ -25,10 +29,19 @@ class GAN(LatentSampler):
         betas: Adam betas (DCGAN: (0.5, 0.999)).
         joint_batch: feed D one concatenated batch of real and fake samples instead of two batches.
             With BatchNorm in D this mixes their statistics: the pitfall the GAN chapter shows.
+        penalty: ``None``, ``"r1"`` (Mescheder et al. 2018: ``E_data ||grad l||^2``) or ``"gan_dp"``
+            (Roth et al. 2017: ``E_data[(1 - D)^2 ||grad l||^2] + E_model[D^2 ||grad l||^2]``), see
+            :mod:`igmlib.penalties`; ``penalty_weight / 2`` times it is added to D's loss and logged
+            as ``"penalty"``.
+        penalty_weight: ``gamma`` (``None``: 10 for ``"r1"`` as in Mescheder et al.'s experiments,
+            2 for ``"gan_dp"`` as in Roth et al.'s).
 
     References:
         Goodfellow et al., "Generative Adversarial Nets", NeurIPS 2014, eq. (1) and Algorithm 1.
         Radford et al., "DCGAN", ICLR 2016 (Adam 2e-4, beta1 0.5).
+        Mescheder, Geiger, Nowozin, "Which Training Methods for GANs do actually Converge?", ICML 2018, eq. (9).
+        Roth, Lucchi, Nowozin, Hofmann, "Stabilizing Training of Generative Adversarial Networks through
+        Regularization", NeurIPS 2017.
     """
 
     def __init__(
@@ -41,15 +54,20 @@ class GAN(LatentSampler):
         lr: float = 2e-4,
         betas: tuple[float, float] = (0.5, 0.999),
         joint_batch: bool = False,
+        penalty: str | None = None,
+        penalty_weight: float | None = None,
     ):
         super().__init__(generator, latent_dim)
-        if not isinstance(discriminator, nn.Module):
-            raise TypeError(f"discriminator must be a torch.nn.Module, got {type(discriminator).__name__}")
+        check_module(discriminator, "discriminator")
         self.discriminator = discriminator
         self.loss = check_choice(loss, "loss", GAN_LOSSES)
         self.lr = check_positive(lr, "lr")
         self.betas = tuple(betas)
         self.joint_batch = bool(joint_batch)
+        self.penalty = None if penalty is None else check_choice(penalty, "penalty", PENALTIES)
+        default_weight = {"r1": 10.0, "gan_dp": 2.0}.get(self.penalty, 0.0)
+        self.penalty_weight = default_weight if penalty_weight is None else check_positive(
+            penalty_weight, "penalty_weight", allow_zero=True)
 
     def discriminator_logits(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """D's logits on real and fake samples, as two batches or (``joint_batch``) one."""
@@ -62,11 +80,18 @@ class GAN(LatentSampler):
         # (1) Update D: maximise log D(x) + log(1 - D(G(z))) (or the LSGAN targets); G is fixed.
         fake = self.generator(self.prior(len(real))).detach()
         real_logits, fake_logits = self.discriminator_logits(real, fake)
-        return {
+        out = {
             "loss": discriminator_loss(real_logits, fake_logits, self.loss),
             "D(x)": torch.sigmoid(real_logits).mean().detach(),
             "D(G(z))": torch.sigmoid(fake_logits).mean().detach(),
         }
+        if self.penalty is not None:
+            # + gamma/2 * R1 (Mescheder et al. 2018) or + gamma/2 * Omega_JS (Roth et al. 2017)
+            value = r1_penalty(self.discriminator, real) if self.penalty == "r1" else roth_penalty(
+                self.discriminator, real, fake)
+            out["loss"] = out["loss"] + 0.5 * self.penalty_weight * value
+            out["penalty"] = value.detach()
+        return out
 
     def generator_step(self, batch_size: int) -> torch.Tensor:
         # (2) Update G: minimise log(1 - D(G(z))) (minimax) or -log D(G(z)) (non-saturating).

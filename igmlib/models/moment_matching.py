@@ -146,7 +146,10 @@ class MomentMatching(LatentSampler):
         # Update G: minimise sum_s w_s || stat_s(G(z)) - stat_s(x) ||^2 on a data minibatch.
         data = _flat_batch(batch)
         errors = self.discrepancies(self.rsample(len(data)), data)
-        loss = sum(w * e for w, e in zip(self.weights, errors.values()))
+        terms = [e if w == 1 else w * e for w, e in zip(self.weights, errors.values())]  # skip x 1.0 ops
+        loss = terms[0]
+        for term in terms[1:]:
+            loss = loss + term
         return {"loss": loss, **{name: e.detach() for name, e in errors.items()}}
 
     def players(self) -> list[Player]:

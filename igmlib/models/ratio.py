@@ -14,7 +14,7 @@ import torch
 from torch import distributions as D
 from torch import nn
 
-from .._validation import check_positive, check_tensor
+from .._validation import check_module, check_positive, check_tensor
 from ..losses import discriminator_loss
 from ..train import Player
 from .base import adam
@@ -54,8 +54,7 @@ class RatioEstimator(nn.Module):
     def __init__(self, classifier: nn.Module, reference: Reference, *, lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999)):
         super().__init__()
-        if not isinstance(classifier, nn.Module):
-            raise TypeError(f"classifier must be a torch.nn.Module, got {type(classifier).__name__}")
+        check_module(classifier, "classifier")
         if isinstance(reference, torch.Tensor):
             check_tensor(reference, "reference")
         elif not (isinstance(reference, D.Distribution) or callable(reference)):

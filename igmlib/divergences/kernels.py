@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from ._validation import check_positive, shape_str
+from .._validation import check_positive, shape_str
 
 Bandwidth = float | Sequence[float] | torch.Tensor
 

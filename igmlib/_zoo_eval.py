@@ -1,0 +1,263 @@
+"""The evaluation harness of :mod:`igmlib.zoo`: score a sampler, train and score many, summarise."""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import torch
+
+from ._validation import check_choice, check_positive_int
+
+_LL_SAMPLES = {"DensityNetwork": 4096}  # prior samples of the Monte Carlo estimate; importance samples otherwise 200
+
+
+def _model_log_likelihood(model, x: torch.Tensor) -> float:
+    """Mean held-out ``log p(x)`` (nats) from the model's own estimator, or nan if it has none."""
+    if not callable(getattr(model, "log_likelihood", None)):
+        return math.nan
+    try:
+        p = next(model.parameters())
+    except (AttributeError, StopIteration):
+        return math.nan
+    k = _LL_SAMPLES.get(type(model).__name__, 200)
+    values = torch.cat([model.log_likelihood(chunk.to(p.device, p.dtype), k).detach().cpu() for chunk in x.split(100)])
+    return float(values.double().mean())
+
+
+def _toy_metrics(model, problem: str, samples: torch.Tensor, n: int) -> dict[str, float]:
+    from . import divergences, metrics
+    from .zoo import problem_data
+
+    data = problem_data(problem)
+    real = data.sample((n,)).float()  # fresh draws: held-out data the model never saw
+    coverage = metrics.mode_coverage(samples, data)
+    bandwidth = divergences.median_bandwidth(real[:1000])
+    pr = metrics.precision_recall(real, samples)
+    return {
+        "modes": float(coverage.modes), "total_modes": float(coverage.total), "high_quality": coverage.high_quality,
+        "mode_kl": metrics.mode_kl(samples, data),
+        "mmd2": float(divergences.mmd2(samples[:1000].double(), real[:1000].double(), bandwidth=bandwidth)),
+        "mmd_bandwidth": bandwidth,
+        "toy_log_likelihood": metrics.toy_log_likelihood(samples, data),
+        "two_sample": metrics.two_sample_accuracy(real, samples, classifier="knn").accuracy,
+        "precision": pr.precision, "recall": pr.recall,
+        "log_likelihood": _model_log_likelihood(model, real[:500]),
+    }
+
+
+def _digit_metrics(model, samples: torch.Tensor, classifier) -> dict[str, float]:
+    from . import data, metrics
+
+    test = data.digits("test").x  # (360, 1, 8, 8), never trained on
+    validation, held = test[:180], test[180:]
+    samples = samples.reshape(len(samples), *test.shape[1:])
+    clf = metrics.reference_classifier() if classifier is None else classifier
+    with torch.no_grad():
+        real_f, fake_f = clf.features(test), clf.features(samples)
+        logits = clf(samples)
+    pr = metrics.precision_recall(real_f, fake_f)
+    bandwidth = metrics.select_parzen_bandwidth(samples, validation).bandwidth
+    return {
+        "frechet": metrics.frechet_distance(real_f, fake_f),
+        "inception_score": metrics.inception_score(logits),
+        "precision": pr.precision, "recall": pr.recall,
+        "two_sample": metrics.two_sample_accuracy(real_f, fake_f, classifier="knn").accuracy,
+        "parzen": float(metrics.parzen_log_likelihood(samples, held, bandwidth)),
+        "parzen_bandwidth": bandwidth,
+        "log_likelihood": _model_log_likelihood(model, held),
+    }
+
+
+def evaluate(model, problem: str, *, n: int = 2500, seed: int = 0, classifier=None) -> dict[str, float]:
+    """Score a sampler on a problem of :mod:`igmlib.zoo` against held-out data.
+
+    Draws ``n`` samples with ``model.sample(n)`` and compares them with data the model was not
+    trained on: fresh draws from the toy distribution, or the 360 test digits. Toys (``"ring"``,
+    ``"grid"``; keys :data:`igmlib.zoo.TOY_METRICS`):
+
+    - ``modes`` (of ``total_modes``), ``high_quality`` (a fraction) and ``mode_kl`` (nats):
+      :func:`igmlib.metrics.mode_coverage`, :func:`igmlib.metrics.mode_kl` (VEEGAN, PacGAN);
+    - ``mmd2``: unbiased :func:`igmlib.divergences.mmd2` on 1,000 samples and 1,000 data points with
+      a Gaussian kernel of bandwidth ``mmd_bandwidth`` (the median distance between the data points);
+    - ``toy_log_likelihood``: mean exact ``log p_data`` of the samples (nats,
+      :func:`igmlib.metrics.toy_log_likelihood`);
+    - ``two_sample``: held-out accuracy of a 1-nearest-neighbour classifier telling data from
+      samples (:func:`igmlib.metrics.two_sample_accuracy`; 0.5 is perfect);
+    - ``precision``, ``recall``: :func:`igmlib.metrics.precision_recall` in the plane (k = 3);
+    - ``log_likelihood``: the model's own estimate of the mean ``log p(x)`` on 500 data points
+      (nats; Monte Carlo for a density network, importance-sampled for a VAE or AVB), nan for
+      models without one.
+
+    Digits (keys :data:`igmlib.zoo.DIGIT_METRICS`), in the feature space of
+    :func:`igmlib.metrics.reference_classifier` (pass ``classifier`` to use another):
+    ``frechet`` (:func:`igmlib.metrics.frechet_distance` against the 360 test digits),
+    ``inception_score``, ``precision``/``recall`` (k = 3), ``two_sample`` (1-NN on features);
+    ``parzen``: :func:`igmlib.metrics.parzen_log_likelihood` of test digits 180-359 (nats) with the
+    bandwidth ``parzen_bandwidth`` chosen on test digits 0-179 (:func:`igmlib.metrics.select_parzen_bandwidth`);
+    ``log_likelihood`` as above on test digits 180-359, in the model's own likelihood convention
+    (a VAE's Bernoulli on grey levels is not a density on pixel space: compare it only with models
+    of the same convention, never with ``parzen``).
+
+    Random draws use ``seed`` inside a forked random state, so the caller's state is untouched. If the
+    samples are not finite, every metric is nan.
+
+    Args:
+        model: anything with ``sample(n) -> (n, ...)``, e.g. a model of :func:`igmlib.zoo.build`.
+        problem: ``"ring"``, ``"grid"`` or ``"digits"``.
+        n: number of model samples (VEEGAN uses 2,500), at least 10.
+        seed: seed of the samples and the data draws.
+        classifier: for digits, a module with ``features(x)`` and logits ``classifier(x)``.
+
+    Returns:
+        ``{metric name: float}``.
+
+    Raises:
+        ValueError: an unknown problem, ``n`` < 10, samples of the wrong shape.
+        TypeError: ``model`` has no ``sample`` method.
+
+    References:
+        Srivastava et al., "VEEGAN", NeurIPS 2017; Lin et al., "PacGAN", NeurIPS 2018; Gretton et al.,
+        "A Kernel Two-Sample Test", JMLR 2012; Lopez-Paz and Oquab, "Revisiting Classifier Two-Sample
+        Tests", ICLR 2017; Kynkaanniemi et al., "Improved Precision and Recall Metric ...", NeurIPS 2019;
+        Heusel et al., "GANs Trained by a Two Time-Scale Update Rule ...", NeurIPS 2017; Salimans et al.,
+        "Improved Techniques for Training GANs", NeurIPS 2016; Theis, van den Oord, Bethge, "A note on
+        the evaluation of generative models", ICLR 2016 (the Parzen estimate's caveats).
+    """
+    from .zoo import DIGIT_METRICS, PROBLEMS, TOY_METRICS
+
+    check_choice(problem, "problem", PROBLEMS)
+    n = check_positive_int(n, "n")
+    if n < 10:
+        raise ValueError(f"n must be at least 10 (the metrics need a few samples), got {n}")
+    if not callable(getattr(model, "sample", None)):
+        raise TypeError(f"model must have a sample(n) method, got {type(model).__name__}")
+    keys = DIGIT_METRICS if problem == "digits" else TOY_METRICS
+    devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices), torch.no_grad():
+        torch.manual_seed(seed)
+        np.random.seed(seed)
+        samples = model.sample(n).detach().cpu().float()
+        if samples.shape[0] != n:
+            raise ValueError(f"model.sample({n}) returned {samples.shape[0]} samples, expected {n}")
+        if not bool(torch.isfinite(samples).all()):
+            return {key: math.nan for key in keys}
+        if problem == "digits":
+            return _digit_metrics(model, samples, classifier)
+        if samples.dim() != 2 or samples.shape[1] != 2:
+            raise ValueError(f"samples for {problem!r} must have shape (N, 2), got {tuple(samples.shape)}")
+        return _toy_metrics(model, problem, samples, n)
+
+
+def leaderboard(names: Sequence[str], problems: Sequence[str], seeds: Sequence[int], steps: int | Mapping[str, int],
+                *, n: int = 2500, device=None, progress: bool | None = None, callback=None) -> list[dict]:
+    """Train every (model, problem, seed) with :func:`igmlib.fit` and score it with :func:`evaluate`.
+
+    Pairs without a configuration (e.g. InfoGAN on a toy) are skipped. Every model gets the same
+    number of training steps on a problem (a step updates each player once, or ``n_critic`` times
+    for WGAN's critic, so the costs differ: ``train_seconds`` records them). A run whose losses
+    become non-finite (:class:`igmlib.TrainingDiverged`) is kept with ``status = "diverged"``
+    and nan metrics.
+
+    Args:
+        names: model names of :data:`igmlib.zoo.MODELS`.
+        problems: problem names of :data:`igmlib.zoo.PROBLEMS`.
+        seeds: seeds of the initialisation, the minibatches and the evaluation draws.
+        steps: training steps per run, or ``{problem: steps}``.
+        n: model samples per evaluation.
+        device: where to train (default :func:`igmlib.device`).
+        progress: show a progress bar over the runs (default: ``$IGM_PROGRESS``, else tqdm decides).
+        callback: optional ``callback(row, model)`` called after each run (e.g. to keep samples for
+            a figure); the model is dropped afterwards unless the callback keeps it.
+
+    Returns:
+        One dict per run: ``model``, ``problem``, ``seed``, ``steps``, ``status``, ``train_seconds``
+        (wall-clock seconds of :func:`igmlib.fit`), ``eval_seconds``, then :func:`evaluate`'s metrics.
+        Ready for ``csv.DictWriter`` or :func:`summarize`.
+
+    Raises:
+        ValueError: unknown names or problems, no seeds, a non-positive step count.
+    """
+    from tqdm.auto import tqdm
+
+    from .runtime import progress_enabled, seed_everything
+    from .train import TrainingDiverged, fit
+    from .zoo import build, problem_data, supports
+
+    names, problems, seeds = list(names), list(problems), list(seeds)
+    if not seeds:
+        raise ValueError("seeds is empty: pass at least one seed, e.g. [0, 1, 2]")
+    steps_of = {p: check_positive_int(steps[p] if isinstance(steps, Mapping) else steps, f"steps for {p!r}")
+                for p in problems}
+    runs = [(p, m, s) for p in problems for m in names if supports(m, p) for s in seeds]
+    show = progress_enabled() if progress is None else progress
+    rows = []
+    bar = tqdm(runs, desc="leaderboard", disable=None if show is None else not show)
+    for problem, name, seed in bar:
+        bar.set_postfix_str(f"{name} on {problem}, seed {seed}")
+        seed_everything(seed)
+        model, fit_kwargs = build(name, problem, device=device)
+        status, start = "ok", time.perf_counter()
+        try:
+            fit(model, problem_data(problem), steps=steps_of[problem], seed=seed, progress=False, **fit_kwargs)
+        except TrainingDiverged:
+            status = "diverged"
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        train_seconds, start = time.perf_counter() - start, time.perf_counter()
+        scores = evaluate(model, problem, seed=10_000 + seed, n=n) if status == "ok" else {}
+        rows.append({"model": name, "problem": problem, "seed": seed, "steps": steps_of[problem], "status": status,
+                     "train_seconds": train_seconds, "eval_seconds": time.perf_counter() - start, **scores})
+        if callback is not None:
+            callback(rows[-1], model)
+    return rows
+
+
+#: How :func:`summarize` prints each metric: (column title, scale, decimals).
+FORMATS = {
+    "modes": ("modes", 1, 1), "high_quality": ("high quality %", 100, 1), "mode_kl": ("mode KL", 1, 3),
+    "mmd2": ("MMD² ×1000", 1000, 2), "toy_log_likelihood": ("log p_data(samples)", 1, 2),
+    "two_sample": ("two-sample acc. %", 100, 1), "precision": ("precision %", 100, 1), "recall": ("recall %", 100, 1),
+    "log_likelihood": ("model log p(test)", 1, 2), "frechet": ("Fréchet", 1, 2), "inception_score": ("IS", 1, 2),
+    "parzen": ("Parzen log p(test)", 1, 1), "train_seconds": ("train s", 1, 1),
+}
+
+
+def summarize(rows: Sequence[Mapping], metrics: Sequence[str], *, problem: str | None = None):
+    """Mean ± standard deviation over seeds of each metric, per (problem, model), in first-seen order.
+
+    Diverged runs and nan values are left out of the mean; the ``runs`` column says how many runs
+    of how many gave numbers. Standard deviations are the population ones (a single run shows ``± 0``).
+
+    Args:
+        rows: rows of :func:`leaderboard`.
+        metrics: keys to show (known keys are scaled and titled as in :data:`FORMATS`).
+        problem: keep only this problem's rows.
+
+    Returns:
+        ``(table_rows, header)`` for :func:`igmlib.plot.table`.
+
+    Raises:
+        ValueError: no rows left, or a metric key missing from every row.
+    """
+    rows = [r for r in rows if problem is None or r["problem"] == problem]
+    if not rows:
+        raise ValueError(f"no rows to summarise{'' if problem is None else f' for problem {problem!r}'}")
+    for key in metrics:
+        if not any(key in r for r in rows):
+            raise ValueError(f"metric {key!r} is in no row; the rows have: {', '.join(sorted(set().union(*rows)))}")
+    groups: dict[tuple, list] = {}
+    for r in rows:
+        groups.setdefault((r["problem"], r["model"]), []).append(r)
+    header = ["problem", "model", "runs"] + [FORMATS.get(k, (k, 1, 3))[0] for k in metrics]
+    out = []
+    for (prob, model), group in groups.items():
+        cells = [prob, model, f"{sum(r['status'] == 'ok' for r in group)}/{len(group)}"]
+        for key in metrics:
+            _, scale, digits = FORMATS.get(key, (key, 1, 3))
+            values = np.array([r.get(key, math.nan) for r in group], dtype=float) * scale
+            values = values[np.isfinite(values)]
+            cells.append("–" if values.size == 0 else f"{values.mean():.{digits}f} ± {values.std():.{digits}f}")
+        out.append(cells)
+    return out, header

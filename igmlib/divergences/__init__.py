@@ -1,0 +1,42 @@
+"""Divergences between distributions.
+
+- :mod:`~igmlib.divergences.kernels`: Gaussian kernels, the median heuristic and the MMD, for
+  distributions known only through samples. Kernel convention (used everywhere in igmlib):
+  ``k_h(x, y) = exp(-||x - y||^2 / (2 h^2))`` with the bandwidth ``h`` a length in the units of
+  ``x``; a sequence of bandwidths means the sum of the kernels (GMMN's multi-scale loss); samples
+  ``(N, ...)`` are flattened to ``(N, features)``.
+- :mod:`~igmlib.divergences.f`: the f-divergence table of f-GAN (``f``, ``f*``, ``g_f``, ``f'(1)``)
+  and its variational lower bound.
+- :mod:`~igmlib.divergences.gaussian`: the closed-form KL of a diagonal Gaussian from ``N(0, I)``.
+"""
+from .f import (
+    F_DIVERGENCES,
+    FDivergence,
+    f_divergence,
+    f_divergence_bound,
+    log1mexp,
+    log_wright_omega,
+)
+from .gaussian import gaussian_kl
+from .kernels import (
+    Bandwidth,
+    gaussian_kernel,
+    median_bandwidth,
+    mmd2,
+    squared_distances,
+)
+
+__all__ = [
+    "F_DIVERGENCES",
+    "Bandwidth",
+    "FDivergence",
+    "f_divergence",
+    "f_divergence_bound",
+    "gaussian_kernel",
+    "gaussian_kl",
+    "log1mexp",
+    "log_wright_omega",
+    "median_bandwidth",
+    "mmd2",
+    "squared_distances",
+]

@@ -1,0 +1,133 @@
+"""The Wasserstein GAN (Arjovsky et al. 2017) with weight clipping or a gradient penalty (WGAN-GP)."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .._validation import check_choice, check_module, check_positive, check_positive_int
+from ..losses import discriminator_loss, generator_loss
+from ..penalties import clip_weights, interpolate
+from ..train import Player
+from .base import LatentSampler, adam
+
+CONSTRAINTS = ("clip", "gp")
+
+
+class WGAN(LatentSampler):
+    """Generator ``G: z -> x`` and critic ``f: x -> score`` trained on the Wasserstein-1 distance.
+
+    Each step: (1) ``n_critic`` critic updates, each on a fresh data minibatch, minimising
+    ``E f(G(z)) - E f(x)`` (+ ``gp_weight`` times the gradient penalty with ``constraint="gp"``;
+    with ``constraint="clip"`` every critic parameter is clipped to ``[-clip, clip]`` after each
+    update); (2) one generator update minimising ``-E f(G(z))``.
+
+    Paper defaults per constraint (used when ``lr`` / ``betas`` are ``None``):
+
+    - ``"clip"``: RMSprop, learning rate ``5e-5``, ``c = 0.01``, ``n_critic = 5`` (WGAN, Algorithm 1).
+    - ``"gp"``: Adam, learning rate ``1e-4``, betas ``(0, 0.9)``, ``lambda = 10``, ``n_critic = 5``
+      (WGAN-GP, Algorithm 1; the authors' toy-data code uses betas ``(0.5, 0.9)`` and ``lambda = 0.1``).
+
+    The critic step logs ``"W estimate"`` (``E f(x) - E f(G(z))`` on its minibatch) and
+    ``"grad norm"`` (mean ``||grad_x f||`` at the random interpolates between the two batches).
+
+    Args:
+        generator: maps ``(N, latent_dim)`` to samples ``(N, ...)``.
+        critic: maps samples ``(N, ...)`` to scores ``(N, 1)``; without BatchNorm for ``"gp"``.
+        latent_dim: size of ``z ~ N(0, I)``.
+        constraint: ``"clip"`` or ``"gp"``.
+        n_critic: critic updates per generator update.
+        clip: the weight-clipping bound ``c`` (``"clip"`` only).
+        gp_weight: the penalty weight ``lambda`` (``"gp"`` only).
+        lr: learning rate of both players (``None``: the paper's for the constraint).
+        betas: Adam betas (``"gp"`` only; ``None``: ``(0, 0.9)``).
+
+    Raises:
+        TypeError / ValueError: bad modules, unknown ``constraint``, non-positive numbers, ``betas``
+            given with ``constraint="clip"`` (RMSprop has none).
+
+    References:
+        Arjovsky, Chintala, Bottou, "Wasserstein GAN", ICML 2017, Algorithm 1.
+        Gulrajani, Ahmed, Arjovsky, Dumoulin, Courville, "Improved Training of Wasserstein GANs",
+        NeurIPS 2017, Algorithm 1 and eq. (3).
+    """
+
+    def __init__(
+        self,
+        generator: nn.Module,
+        critic: nn.Module,
+        latent_dim: int,
+        *,
+        constraint: str = "gp",
+        n_critic: int = 5,
+        clip: float = 0.01,
+        gp_weight: float = 10.0,
+        lr: float | None = None,
+        betas: tuple[float, float] | None = None,
+    ):
+        super().__init__(generator, latent_dim)
+        check_module(critic, "critic")
+        self.critic = critic
+        self.constraint = check_choice(constraint, "constraint", CONSTRAINTS)
+        self.n_critic = check_positive_int(n_critic, "n_critic")
+        self.clip = check_positive(clip, "clip")
+        self.gp_weight = check_positive(gp_weight, "gp_weight", allow_zero=True)
+        if constraint == "clip" and betas is not None:
+            raise ValueError("betas apply to Adam (constraint='gp'); constraint='clip' uses RMSprop: drop betas")
+        self.lr = check_positive(lr, "lr") if lr is not None else (5e-5 if constraint == "clip" else 1e-4)
+        self.betas = tuple(betas) if betas is not None else (0.0, 0.9)
+
+    def optimizer(self):
+        """The paper's optimizer factory for this constraint (RMSprop for clipping, Adam for GP)."""
+        lr, betas = self.lr, self.betas
+        if self.constraint == "clip":
+            return lambda params: torch.optim.RMSprop(params, lr=lr)
+        return adam(lr, betas)
+
+    @torch.no_grad()
+    def wasserstein_estimate(self, real: torch.Tensor, fake: torch.Tensor | None = None) -> torch.Tensor:
+        """The critic's estimate ``E_P f(x) - E_Q f(x)`` of W1 (scalar tensor, no gradient).
+
+        It is a lower bound on W1 when ``f`` is 1-Lipschitz; with weight clipping ``f`` is only
+        K-Lipschitz for an unknown K, so the estimate is W1 up to that scale.
+
+        Args:
+            real: data samples ``(N, ...)``.
+            fake: model samples ``(M, ...)``; default: ``N`` fresh samples from the generator.
+        """
+        if fake is None:
+            fake = self.sample(len(real))
+        return self.critic(real).mean() - self.critic(fake).mean()
+
+    def clip_critic(self) -> None:
+        """Clip every critic parameter to ``[-clip, clip]`` (run after each critic update)."""
+        clip_weights(self.critic, self.clip)
+
+    def critic_step(self, real: torch.Tensor) -> dict[str, torch.Tensor]:
+        # (1) Update the critic: maximise E f(x) - E f(G(z)) (minus lambda * GP); G is fixed.
+        n = len(real)
+        fake = self.generator(self.prior(n)).detach()
+        # one forward pass over both batches (the critic has no batch statistics)
+        real_scores, fake_scores = self.critic(torch.cat([real, fake])).split(n)
+        loss = discriminator_loss(real_scores, fake_scores, "wasserstein")
+        # the penalty's double backward runs through a separate pass over the N interpolates only
+        x_hat = interpolate(real, fake).requires_grad_(True)  # one eps ~ U[0, 1] per sample
+        (grad,) = torch.autograd.grad(self.critic(x_hat).sum(), x_hat, create_graph=self.constraint == "gp")
+        norms = grad.flatten(1).norm(2, dim=1)  # (N,), as igmlib.penalties.gradient_norms
+        if self.constraint == "gp":
+            loss = loss + self.gp_weight * ((norms - 1) ** 2).mean()  # = gp_weight * gradient_penalty(...)
+        return {
+            "loss": loss,
+            "W estimate": (real_scores.mean() - fake_scores.mean()).detach(),
+            "grad norm": norms.mean().detach(),
+        }
+
+    def generator_step(self, batch_size: int) -> torch.Tensor:
+        # (2) Update G: minimise -E f(G(z)).
+        return generator_loss(self.critic(self.generator(self.prior(batch_size))), "wasserstein")
+
+    def players(self) -> list[Player]:
+        after = self.clip_critic if self.constraint == "clip" else None
+        return [
+            Player("critic", [self.critic], self.critic_step, self.optimizer(), steps=self.n_critic, after_update=after),
+            Player("generator", [self.generator], self.generator_step, self.optimizer(), needs_data=False),
+        ]

@@ -1,0 +1,257 @@
+"""The book's models with the book's settings, and one harness to train and score them alike.
+
+- :func:`build`: the standard configuration (networks, learning rates, batch size) of a model of
+  the book for one of the three problems: the 8-Gaussian ``"ring"``, the 25-Gaussian ``"grid"``
+  and the 8x8 ``"digits"``. The settings are those of the model's chapter.
+- :func:`evaluate`: the metrics that fit a problem, on held-out data, for anything with a
+  ``sample(n)`` method.
+- :func:`leaderboard`: train (:func:`igmlib.fit`) and evaluate several models, problems and seeds
+  with the same step budget, timing each run; :func:`summarize` turns the rows into mean and
+  spread per model and problem.
+
+Example::
+
+    rows = igm.zoo.leaderboard(["gan", "wgan_gp"], ["ring"], seeds=[0, 1], steps=500)
+    igm.plot.table(*igm.zoo.summarize(rows, ["modes", "high_quality"]))
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from ._validation import check_choice
+
+PROBLEMS = ("ring", "grid", "digits")
+TOYS = ("ring", "grid")
+#: Metric keys :func:`evaluate` returns, per kind of problem.
+TOY_METRICS = ("modes", "total_modes", "high_quality", "mode_kl", "mmd2", "mmd_bandwidth", "toy_log_likelihood",
+               "two_sample", "precision", "recall", "log_likelihood")
+DIGIT_METRICS = ("frechet", "inception_score", "precision", "recall", "two_sample", "parzen", "parzen_bandwidth",
+                 "log_likelihood")
+_PIXELS, _IMAGE = 64, (1, 8, 8)
+
+
+def _mlp(n_in, n_out, hidden=(128, 128), **kw):
+    from .nets import MLP
+
+    return MLP(n_in, n_out, hidden=hidden, **kw)
+
+
+def _image_mlp(n_in, n_out, image_out=False, **kw):
+    """An MLP on flattened 8x8 images (``image_out``: from a latent to images in [-1, 1])."""
+    if image_out:
+        return nn.Sequential(_mlp(n_in, _PIXELS, out_activation="tanh", **kw), nn.Unflatten(1, _IMAGE))
+    return nn.Sequential(nn.Flatten(), _mlp(n_in, n_out, **kw))
+
+
+def _conv_gan_nets(latent, width=32):
+    from .nets import ConvDiscriminator, ConvGenerator
+
+    return ConvGenerator(latent, image_size=8, width=width), ConvDiscriminator(image_size=8, width=width)
+
+
+# Each builder: problem -> (model, fit keyword arguments). Settings follow the model's chapter.
+def _density_network(p):
+    from .models import DensityNetwork
+
+    if p == "digits":  # chapter 2: 4-D latent, Gaussian pixels, 64 prior samples per estimate
+        return DensityNetwork(_mlp(4, _PIXELS), 4, _IMAGE, samples=64, lr=3e-3), {"batch_size": 64}
+    k, s = (1, 128) if p == "ring" else (2, 256)
+    return DensityNetwork(_mlp(k, 2), k, (2,), samples=s, lr=3e-3), {"batch_size": 128}
+
+
+def _moment_matching(p):
+    from .models import MomentMatching
+
+    if p == "digits":
+        return MomentMatching(_image_mlp(16, 0, True, hidden=(256, 256)), 16, lr=1e-3), {"batch_size": 256}
+    return (MomentMatching(_mlp(2, 2, (64,), activation="tanh"), 2, statistics=("mean", "covariance", "third", "fourth"),
+                           lr=3e-3), {"batch_size": 512})
+
+
+def _gmmn(p):
+    from .models import GMMN
+
+    if p == "digits":  # chapter 3: Li et al.'s bandwidths rescaled to 64 pixels in [-1, 1]
+        scale = 64 * 2**2 / 784
+        bandwidths = tuple(math.sqrt(scale * s) for s in (2, 5, 10, 20, 40, 80))
+        return GMMN(_image_mlp(16, 0, True, hidden=(256, 256)), 16, bandwidths=bandwidths), {"batch_size": 256}
+    return GMMN(_mlp(2, 2, (64, 64)), 2, bandwidths="median", lr=3e-3), {"batch_size": 256}
+
+
+def _gan(penalty=None, weight=None):
+    def build_gan(p):
+        from .models import GAN
+
+        if p == "digits":
+            return GAN(*_conv_gan_nets(32), 32, lr=5e-4, penalty=penalty, penalty_weight=weight), {"batch_size": 64}
+        if penalty is None:  # chapter 4
+            return GAN(_mlp(2, 2), _mlp(2, 1), 2, lr=5e-4), {"batch_size": 256}
+        toy_weight = 0.1 if weight is None else weight  # chapter 6: gamma = 0.1 on the grid
+        return (GAN(_mlp(2, 2, (64, 64)), _mlp(2, 1, (64, 64)), 2, lr=1e-3, penalty=penalty, penalty_weight=toy_weight),
+                {"batch_size": 256})
+
+    return build_gan
+
+
+def _fgan(divergence):
+    def build_fgan(p):
+        from .models import FGAN
+
+        if p == "digits":  # chapter 5: MLPs on flattened digits
+            g = _image_mlp(16, 0, True, activation="leaky_relu")
+            c = _image_mlp(_PIXELS, 1, activation="leaky_relu")
+            return FGAN(g, c, 16, divergence=divergence, lr=5e-4), {"batch_size": 128}
+        return FGAN(_mlp(2, 2), _mlp(2, 1), 2, divergence=divergence, lr=5e-4), {"batch_size": 256}
+
+    return build_fgan
+
+
+def _wgan(constraint):
+    def build_wgan(p):
+        from .models import WGAN
+
+        if p == "digits":  # the papers' defaults: RMSProp 5e-5 (clip), Adam 1e-4 (0.5, 0.9) and lambda 10 (GP)
+            return WGAN(*_conv_gan_nets(32), 32, constraint=constraint), {"batch_size": 64}
+        if constraint == "gp":  # chapter 6: lambda = 0.1 on toys (Gulrajani et al.'s toy setting)
+            return (WGAN(_mlp(2, 2, (64, 64)), _mlp(2, 1, (64, 64)), 2, constraint="gp", gp_weight=0.1, lr=1e-3,
+                         betas=(0.5, 0.9)), {"batch_size": 256})
+        return WGAN(_mlp(2, 2, (64, 64)), _mlp(2, 1, (64, 64)), 2, constraint="clip"), {"batch_size": 256}
+
+    return build_wgan
+
+
+def _ali(stochastic):
+    def build_ali(p):
+        from .models import ALI, PairDiscriminator
+        from .nets import ConvDiscriminator, ConvGenerator
+
+        out = 2 if stochastic else 1
+        if p == "digits":  # chapter 9: conv generator and encoder, a pair discriminator
+            k, w = 16, 32
+            disc = PairDiscriminator(ConvDiscriminator(8, width=w, out_features=128),
+                                     _mlp(k, 128, (128,), activation="leaky_relu"),
+                                     _mlp(256, 1, (256,), activation="leaky_relu"), latent_dim=k)
+            return (ALI(ConvGenerator(k, 8, width=w), ConvDiscriminator(8, width=w, out_features=out * k), disc, k,
+                        stochastic=stochastic, lr=5e-4), {"batch_size": 64})
+        return (ALI(_mlp(2, 2), _mlp(2, out * 2), _mlp(4, 1), 2, stochastic=stochastic, lr=1e-3),
+                {"batch_size": 256})
+
+    return build_ali
+
+
+def _vae(p):
+    from .models import VAE
+
+    if p == "digits":  # chapter 10: 8-D latent, Bernoulli decoder on grey levels
+        return VAE(_image_mlp(_PIXELS, 16, hidden=(256, 256)), _mlp(8, _PIXELS, (256, 256)), 8,
+                   event_shape=_IMAGE), {"batch_size": 128}
+    return VAE(_mlp(2, 4), _mlp(2, 2), 2, likelihood="gaussian"), {"batch_size": 256}
+
+
+def _avb(p):
+    from .models import AVB
+
+    if p == "digits":  # chapter 10
+        return (AVB(_mlp(_PIXELS + 8, 8, (256, 256)), _mlp(8, _PIXELS, (256, 256)),
+                    _mlp(_PIXELS + 8, 1, (256, 256), activation="elu"), 8, event_shape=_IMAGE, lr=5e-4,
+                    adversary_lr=2e-3, adversary_steps=2), {"batch_size": 128})
+    return (AVB(_mlp(2 + 16, 2, (64, 64), activation="elu"), _mlp(2, 2), _mlp(2 + 2, 1, activation="elu"), 2,
+                noise_dim=16, likelihood="gaussian", lr=5e-4, adversary_lr=2e-3, adversary_steps=2),
+            {"batch_size": 256})
+
+
+def _infogan(p):
+    from .models import InfoGAN
+    from .nets import ConvDiscriminator, ConvGenerator
+
+    # chapter 7: 8 noise variables, a 10-way categorical code, 2 continuous codes
+    return (InfoGAN(ConvGenerator(8 + 10 + 2, 8, width=32), ConvDiscriminator(8, width=32, out_features=128), 8),
+            {"batch_size": 64})
+
+
+#: name -> (problems it supports, builder), in the book's order. CycleGAN is not here: it translates
+#: between two domains and has no unconditional samples to score.
+MODELS: dict[str, tuple[tuple[str, ...], Callable]] = {
+    "density_network": (PROBLEMS, _density_network),
+    "moment_matching": (PROBLEMS, _moment_matching),
+    "gmmn": (PROBLEMS, _gmmn),
+    "gan": (PROBLEMS, _gan()),
+    "fgan_kl": (PROBLEMS, _fgan("kl")),
+    "fgan_reverse_kl": (PROBLEMS, _fgan("reverse_kl")),
+    "wgan_clip": (PROBLEMS, _wgan("clip")),
+    "wgan_gp": (PROBLEMS, _wgan("gp")),
+    "gan_dp": (PROBLEMS, _gan("gan_dp")),
+    "gan_r1": (PROBLEMS, _gan("r1")),
+    "infogan": (("digits",), _infogan),
+    "ali": (PROBLEMS, _ali(True)),
+    "bigan": (PROBLEMS, _ali(False)),
+    "vae": (PROBLEMS, _vae),
+    "avb": (PROBLEMS, _avb),
+}
+
+
+def supports(name: str, problem: str) -> bool:
+    """Whether :func:`build` has a configuration of ``name`` for ``problem``.
+
+    Raises:
+        ValueError: an unknown model or problem name (the message lists the valid ones).
+    """
+    check_choice(name, "model name", tuple(MODELS))
+    return check_choice(problem, "problem", PROBLEMS) in MODELS[name][0]
+
+
+def build(name: str, problem: str, *, device: torch.device | str | None = None) -> tuple[nn.Module, dict]:
+    """A fresh, untrained model of the book with its chapter's settings for one problem.
+
+    Seed first (:func:`igmlib.seed_everything`) for reproducible initial weights.
+
+    Args:
+        name: a key of :data:`MODELS`: ``density_network``, ``moment_matching``, ``gmmn``, ``gan``,
+            ``fgan_kl``, ``fgan_reverse_kl``, ``wgan_clip``, ``wgan_gp``, ``gan_dp``, ``gan_r1``,
+            ``infogan`` (digits only), ``ali``, ``bigan`` (ALI with a deterministic encoder), ``vae``, ``avb``.
+        problem: ``"ring"``, ``"grid"`` or ``"digits"``.
+        device: where to put the model (default: :func:`igmlib.device`).
+
+    Returns:
+        ``(model, fit_kwargs)``: the model on ``device`` and the keyword arguments for
+        :func:`igmlib.fit` (the batch size) from the chapter.
+
+    Raises:
+        ValueError: an unknown name or problem, or a pair without a configuration (e.g. InfoGAN on a toy).
+    """
+    if not supports(name, problem):
+        raise ValueError(f"model {name!r} has no configuration for problem {problem!r}; it supports: "
+                         f"{', '.join(MODELS[name][0])}")
+    from .runtime import device as default_device
+
+    model, fit_kwargs = MODELS[name][1](problem)
+    return model.to(default_device() if device is None else device), dict(fit_kwargs)
+
+
+def problem_data(problem: str, split: str = "train"):
+    """The training data of a problem: a toy Distribution, or the digit images ``(N, 1, 8, 8)`` of ``split``.
+
+    Raises:
+        ValueError: an unknown problem.
+    """
+    from . import data
+
+    check_choice(problem, "problem", PROBLEMS)
+    if problem == "ring":
+        return data.ring()
+    if problem == "grid":
+        return data.grid()
+    return data.digits(split).x
+
+
+# the evaluation harness lives in its own file (module size); its public names are this module's
+from ._zoo_eval import FORMATS, evaluate, leaderboard, summarize
+
+__all__ = [
+    "DIGIT_METRICS", "FORMATS", "MODELS", "PROBLEMS", "TOY_METRICS", "build", "evaluate", "leaderboard", "problem_data",
+    "summarize", "supports",
+]

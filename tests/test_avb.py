@@ -1,0 +1,194 @@
+"""Tests of igmlib.models.AVB (Mescheder, Nowozin, Geiger 2017)."""
+import math
+
+import pytest
+import torch
+from torch import distributions as D
+from torch import nn
+
+import igmlib as igm
+from igmlib.models import AVB, VAE, GaussianSampler
+
+
+class Quadratic(nn.Module):
+    """T(x, z) = a + b z + c z^2 for a 1-D z (x ignored): the family holding the exact Gaussian log ratio."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(2, 1)
+
+    def forward(self, xz):
+        z = xz[:, -1:]
+        return self.linear(torch.cat([z, z**2], dim=1))
+
+
+def fixed_sampler(m, s, data_dim):
+    """A frozen neural sampler z = m + s eps, ignoring x: q(z | x) = N(m, s^2)."""
+    net = nn.Linear(data_dim + 1, 1)
+    with torch.no_grad():
+        net.weight.zero_()
+        net.weight[0, -1] = s
+        net.bias.fill_(m)
+    return net
+
+
+def test_adversary_optimum_is_the_log_density_ratio():
+    torch.manual_seed(0)
+    m, s = 1.0, 0.5
+    model = AVB(fixed_sampler(m, s, 1), nn.Linear(1, 1), Quadratic(), latent_dim=1, noise_dim=1,
+                adversary_lr=3e-2)
+    model.encoder.requires_grad_(False)
+    model.decoder.requires_grad_(False)
+    assert [p.name for p in model.players()] == ["adversary"]  # a frozen model is not trained
+    igm.fit(model, torch.zeros(512, 1), steps=600, batch_size=512, seed=0, progress=False)
+    z = torch.linspace(m - 2 * s, m + 2 * s, 41)[:, None]
+    exact = D.Normal(m, s).log_prob(z[:, 0]) - D.Normal(0.0, 1.0).log_prob(z[:, 0])
+    with torch.no_grad():
+        learned = model.adversary_logits(torch.zeros(41, 1), z)
+    torch.testing.assert_close(learned, exact, rtol=0, atol=0.15)
+    # and E_q[T] estimates KL(q || p) = -log s + (s^2 + m^2 - 1) / 2
+    with torch.no_grad():
+        x = torch.zeros(20000, 1)
+        kl_hat = float(model.adversary_logits(x, model.encode(x)).mean())
+    assert abs(kl_hat - (-math.log(s) + (s**2 + m**2 - 1) / 2)) < 0.05
+
+
+class OracleAdversary(nn.Module):
+    """The optimal adversary of a Gaussian sampler: T*(x, z) = log q(z | x) - log p(z), exactly."""
+
+    def __init__(self, sampler):
+        super().__init__()
+        self.sampler = sampler
+
+    def forward(self, xz):
+        k = self.sampler.latent_dim
+        x, z = xz[:, :-k], xz[:, -k:]
+        mean, log_var = self.sampler.gaussian(x)
+        log_q = D.Normal(mean, (0.5 * log_var).exp()).log_prob(z).sum(-1)
+        return (log_q - D.Normal(0.0, 1.0).log_prob(z).sum(-1))[:, None]
+
+
+def linear_gaussian_avb(encoder_shift=0.0, sigma=0.5):
+    """AVB with a linear-Gaussian decoder x = W z + b + sigma eps, a Gaussian sampler equal to the exact
+    posterior (its mean optionally shifted) and the oracle adversary; plus the VAE with the same networks
+    and the exact marginal p(x) = N(b, W W^T + sigma^2 I). (As in test_vae.py.)"""
+    torch.manual_seed(0)
+    k, d = 2, 3
+    q, _ = torch.linalg.qr(torch.randn(d, k, dtype=torch.float64))
+    w = q * torch.tensor([1.5, 0.7], dtype=torch.float64)  # orthogonal columns: diagonal posterior
+    b = torch.tensor([0.2, -0.1, 0.3], dtype=torch.float64)
+    precision = 1 + (w**2).sum(0) / sigma**2
+    decoder, encoder = nn.Linear(k, d).double(), nn.Linear(d, 2 * k).double()
+    with torch.no_grad():
+        decoder.weight.copy_(w)
+        decoder.bias.copy_(b)
+        a = (w.T / sigma**2) / precision[:, None]
+        encoder.weight.zero_()
+        encoder.weight[:k] = a
+        encoder.bias[:k] = -a @ b + encoder_shift
+        encoder.bias[k:] = -precision.log()
+    vae = VAE(encoder, decoder, k, likelihood="gaussian", scale=sigma).double()
+    exact = D.MultivariateNormal(b, w @ w.T + sigma**2 * torch.eye(d, dtype=torch.float64))
+    sampler = GaussianSampler(vae.encoder, 2)
+    avb = AVB(sampler, vae.decoder, OracleAdversary(sampler), 2, likelihood="gaussian", scale=0.5).double()
+    return avb, vae, exact
+
+
+@torch.no_grad()
+def test_elbo_estimate_with_the_optimal_adversary_is_the_elbo():
+    avb, vae, exact = linear_gaussian_avb(encoder_shift=0.5)
+    x = exact.sample((20,))
+    torch.manual_seed(1)
+    torch.testing.assert_close(avb.elbo_estimate(x, samples=50_000), vae.elbo(x, samples=50_000), rtol=0, atol=0.03)
+
+
+@torch.no_grad()
+def test_log_likelihood_with_fitted_proposal_recovers_exact_marginal():
+    # the proposal is a Gaussian fitted to encoder samples: it never evaluates q's density
+    avb, _, exact = linear_gaussian_avb()  # q = the exact posterior: the fit is near-perfect
+    x = exact.sample((100,))
+    torch.manual_seed(2)
+    estimate = avb.log_likelihood(x, samples=2000, fit_samples=500)
+    assert float((estimate - exact.log_prob(x)).abs().max()) < 0.03
+    # a poor encoder (mean off by 1.6 posterior std) gives a poor proposal: biased low at small K,
+    # close on average at large K
+    avb, _, exact = linear_gaussian_avb(encoder_shift=0.5)
+    truth = exact.log_prob(x)
+    small = float((avb.log_likelihood(x, samples=10, fit_samples=500) - truth).mean())
+    large = float((avb.log_likelihood(x, samples=4000, fit_samples=500) - truth).mean())
+    assert small < -0.1 and abs(large) < 0.05, (small, large)
+
+
+def toy_avb(adversary_steps=1):
+    """The AVB toy's networks at a small size: 4-D data, 2-D latent."""
+    return AVB(igm.nets.MLP(4 + 8, 2, (16,)), igm.nets.MLP(2, 4, (16,)), igm.nets.MLP(4 + 2, 1, (16,)),
+               latent_dim=2, noise_dim=8, adversary_steps=adversary_steps)
+
+
+def test_players_and_few_steps_change_every_network():
+    torch.manual_seed(0)
+    model = toy_avb(adversary_steps=2)
+    players = model.players()
+    assert [(p.name, p.steps) for p in players] == [("adversary", 2), ("model", 1)]
+    x = 2 * torch.eye(4).repeat(16, 1) - 1  # one-hot points mapped to {-1, 1}
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    history = igm.fit(model, x, steps=5, batch_size=32, seed=0, progress=False)
+    assert set(history) >= {"adversary", "model", "elbo", "reconstruction", "T(x, z_q)", "T(x, z_p)"}
+    assert all(math.isfinite(v) for values in history.values() for v in values)
+    for key, value in model.state_dict().items():
+        assert not torch.equal(before[key], value), key
+
+
+def test_shapes_and_sampling():
+    torch.manual_seed(0)
+    model = toy_avb()
+    x = 2 * torch.eye(4) - 1
+    assert model.encode(x).shape == (4, 2)
+    assert model.posterior_sample(x, 3).shape == (3, 4, 2)
+    assert model.adversary_logits(x, torch.zeros(4, 2)).shape == (4,)
+    assert model.elbo_estimate(x, samples=3).shape == (4,)
+    with torch.no_grad():
+        assert model.log_likelihood(x, samples=10, fit_samples=20).shape == (4,)
+    assert model.reconstruct(x).shape == (4, 4)
+    assert model.sample(6).shape == (6, 4) and not model.sample(6).requires_grad
+
+
+def test_gaussian_sampler_reshapes_for_image_encoders():
+    vae = VAE(nn.Sequential(nn.Flatten(), nn.Linear(64, 4)), nn.Linear(2, 64), 2, event_shape=(1, 8, 8))
+    sampler = GaussianSampler(vae.encoder, 2, event_shape=(1, 8, 8))
+    model = AVB(sampler, vae.decoder, igm.nets.MLP(66, 1, (8,)), 2, event_shape=(1, 8, 8))
+    x = igm.data.digits("test").x[:5]
+    torch.manual_seed(0)
+    z = model.encode(x)
+    mean, log_var = vae.encode(x)
+    torch.manual_seed(0)
+    eps = torch.randn(5, 2)
+    torch.testing.assert_close(z, mean + (0.5 * log_var).exp() * eps)
+    assert model.sample(3).shape == (3, 1, 8, 8)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"adversary": None}, TypeError, "adversary must be a torch.nn.Module"),
+        ({"adversary_steps": 0}, ValueError, "adversary_steps must be > 0"),
+        ({"noise_dim": 0}, ValueError, "noise_dim must be > 0"),
+        ({"likelihood": "laplace"}, ValueError, "bernoulli, gaussian"),
+        ({"adversary_lr": -1.0}, ValueError, "adversary_lr must be > 0"),
+    ],
+)
+def test_bad_construction(kwargs, error, match):
+    args = {"encoder": nn.Linear(6, 2), "decoder": nn.Linear(2, 4), "adversary": nn.Linear(6, 1), **kwargs}
+    with pytest.raises(error, match=match):
+        AVB(args.pop("encoder"), args.pop("decoder"), args.pop("adversary"), 2, **args)
+
+
+def test_bad_shapes_are_explained():
+    model = AVB(nn.Linear(6, 3), nn.Linear(2, 4), nn.Linear(6, 1), 2)
+    with pytest.raises(ValueError, match=r"\(N, latent_dim\) = \(N, 2\)"):
+        model.encode(torch.zeros(3, 4))
+    model = toy_avb()
+    with pytest.raises(ValueError, match="same number of rows"):
+        model.adversary_logits(torch.zeros(3, 4), torch.zeros(2, 2))
+    with pytest.raises(ValueError, match="fit_samples must be >= 2"):
+        model.log_likelihood(torch.zeros(3, 4), fit_samples=1)

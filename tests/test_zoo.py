@@ -1,0 +1,105 @@
+"""igmlib.zoo: every registered model builds and trains; evaluate on perfect and collapsed samplers."""
+import math
+
+import pytest
+import torch
+
+import igmlib as igm
+from igmlib import zoo
+
+PAIRS = [(name, problem) for name in zoo.MODELS for problem in zoo.PROBLEMS if zoo.supports(name, problem)]
+
+
+class Sampler:
+    """A stand-in model: ``sample(n)`` returns what ``draw(n)`` gives (no parameters)."""
+
+    def __init__(self, draw):
+        self.draw = draw
+
+    def sample(self, n):
+        return self.draw(n)
+
+
+@pytest.mark.parametrize("name,problem", PAIRS)
+def test_every_model_builds_and_takes_two_finite_steps(name, problem):
+    igm.seed_everything(0)
+    model, fit_kwargs = zoo.build(name, problem, device="cpu")
+    before = [p.detach().clone() for p in model.parameters()]
+    history = igm.fit(model, zoo.problem_data(problem), steps=2, seed=0, progress=False, **fit_kwargs)
+    assert set(fit_kwargs) == {"batch_size"}
+    assert all(len(v) == 2 and all(math.isfinite(x) for x in v) for v in history.values())
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))  # training changed weights
+    x = model.sample(5)
+    assert x.shape == ((5, 1, 8, 8) if problem == "digits" else (5, 2))
+
+
+def test_every_model_has_a_problem_and_the_toys_cover_all_but_infogan():
+    assert len(PAIRS) == 3 * len(zoo.MODELS) - 2
+    assert not zoo.supports("infogan", "ring") and zoo.supports("infogan", "digits")
+
+
+@pytest.mark.parametrize("call,error,match", [
+    (lambda: zoo.build("gann", "ring"), ValueError, "unknown model name 'gann'; choose one of: ali, avb"),
+    (lambda: zoo.build("gan", "rings"), ValueError, "unknown problem 'rings'; choose one of: digits, grid, ring"),
+    (lambda: zoo.build("infogan", "grid"), ValueError, "no configuration for problem 'grid'; it supports: digits"),
+    (lambda: zoo.evaluate(object(), "ring"), TypeError, "sample"),
+    (lambda: zoo.evaluate(Sampler(lambda n: torch.zeros(n, 2)), "ring", n=5), ValueError, "at least 10"),
+    (lambda: zoo.evaluate(Sampler(lambda n: torch.zeros(n, 3)), "ring", n=20), ValueError, r"shape \(N, 2\)"),
+    (lambda: zoo.leaderboard(["gan"], ["ring"], [], 2), ValueError, "seeds is empty"),
+    (lambda: zoo.leaderboard(["gan"], ["ring"], [0], 0), ValueError, "steps for 'ring'"),
+    (lambda: zoo.summarize([], ["modes"]), ValueError, "no rows"),
+])
+def test_bad_input_raises_with_a_helpful_message(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+def test_evaluate_on_the_ring_scores_data_as_perfect_and_a_collapse_as_one_mode():
+    ring = igm.data.ring()
+    perfect = zoo.evaluate(Sampler(lambda n: ring.sample((n,))), "ring", n=1000, seed=0)
+    collapsed = zoo.evaluate(Sampler(lambda n: torch.tensor([2.0, 0.0]) + 0.02 * torch.randn(n, 2)), "ring",
+                             n=1000, seed=0)
+    assert set(perfect) == set(zoo.TOY_METRICS) == set(collapsed)
+    assert perfect["modes"] == perfect["total_modes"] == 8 and collapsed["modes"] == 1
+    # 3 std in 2-D holds P(chi2_2 <= 9) = 1 - exp(-4.5) = 0.989 of each mode's mass
+    assert perfect["high_quality"] == pytest.approx(1 - math.exp(-4.5), abs=0.01)
+    assert perfect["mode_kl"] == pytest.approx(0.0, abs=0.02)
+    assert collapsed["mode_kl"] == pytest.approx(math.log(8), abs=1e-9)
+    assert perfect["mmd2"] == pytest.approx(0.0, abs=0.005) and collapsed["mmd2"] > 0.3
+    assert perfect["two_sample"] == pytest.approx(0.5, abs=0.05) and collapsed["two_sample"] > 0.85
+    assert perfect["recall"] > 0.9 and collapsed["recall"] < 0.2 and collapsed["precision"] > 0.9
+    # the exact log-density of samples cannot see the missing modes: collapse scores as well as data
+    assert collapsed["toy_log_likelihood"] == pytest.approx(perfect["toy_log_likelihood"], abs=0.2)
+    assert math.isnan(perfect["log_likelihood"])  # a bare sampler has no likelihood
+
+
+def test_evaluate_on_digits_separates_real_images_from_one_repeated_image():
+    train = igm.data.digits("train").x
+    real = zoo.evaluate(Sampler(lambda n: train[torch.randint(len(train), (n,))]), "digits", n=500, seed=0)
+    one = zoo.evaluate(Sampler(lambda n: train[:1].expand(n, -1, -1, -1) + 0.01 * torch.randn(n, 1, 8, 8)),
+                       "digits", n=500, seed=0)
+    assert set(real) == set(zoo.DIGIT_METRICS) == set(one)
+    assert real["frechet"] < 0.1 * one["frechet"]
+    assert real["inception_score"] > 7 and one["inception_score"] == pytest.approx(1.0, abs=0.05)
+    assert real["recall"] > 0.7 and one["recall"] < 0.05
+    assert real["two_sample"] < 0.75 and one["two_sample"] > 0.95
+    assert real["parzen"] > one["parzen"] and real["parzen_bandwidth"] > 0
+
+
+def test_evaluate_gives_nan_for_non_finite_samples_and_leaves_the_random_state_alone():
+    state = torch.get_rng_state()
+    out = zoo.evaluate(Sampler(lambda n: torch.full((n, 2), float("nan"))), "grid", n=20)
+    assert all(math.isnan(v) for v in out.values())
+    assert torch.equal(state, torch.get_rng_state())
+
+
+def test_leaderboard_rows_and_summary():
+    seen = []
+    rows = zoo.leaderboard(["gan", "infogan"], ["ring"], seeds=[0, 1], steps={"ring": 3}, n=100, device="cpu",
+                           progress=False, callback=lambda row, model: seen.append((row["seed"], type(model).__name__)))
+    assert seen == [(0, "GAN"), (1, "GAN")]  # InfoGAN has no toy configuration: skipped
+    assert [(r["model"], r["seed"], r["steps"], r["status"]) for r in rows] == [("gan", 0, 3, "ok"), ("gan", 1, 3, "ok")]
+    assert all(r["train_seconds"] > 0 and set(zoo.TOY_METRICS) <= set(r) for r in rows)
+    table, header = zoo.summarize(rows, ["modes", "train_seconds"])
+    assert header == ["problem", "model", "runs", "modes", "train s"]
+    assert table[0][:3] == ["ring", "gan", "2/2"] and "±" in table[0][3]
