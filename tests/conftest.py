@@ -42,3 +42,19 @@ def built_book(tmp_path_factory):
     problems = [line for line in (proc.stdout + proc.stderr).splitlines() if "WARNING" in line or "ERROR" in line]
     assert proc.returncode == 0, "\n".join(problems[:40]) or (proc.stdout[-6000:] + proc.stderr[-6000:])
     return out / "_build" / "html"
+
+
+def fit_and_check_every_parameter_changes(model, data, *, steps=5, batch_size=32, keys=()):
+    """Train ``model`` for a few steps and check that the history has ``keys``, every logged value is
+    finite and every tensor of the state dict changed; returns the history."""
+    import math
+
+    import igmlib as igm
+
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    history = igm.fit(model, data, steps=steps, batch_size=batch_size, seed=0, progress=False)
+    assert set(history) >= set(keys)
+    assert all(math.isfinite(v) for values in history.values() for v in values)
+    for key, value in model.state_dict().items():
+        assert not torch.equal(before[key], value), f"{key} did not change"
+    return history
