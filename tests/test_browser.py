@@ -3,7 +3,7 @@
 The quick-budget build (``built_book`` in ``conftest.py``) is served on 127.0.0.1; every request to
 another host is blocked, so a page that needs a CDN fails here as it would offline. For each page of
 the table of contents the test checks: maths typeset by MathJax with no raw TeX left, every image
-loaded, no error output cell, no JavaScript error, no failed or external request, embedded widgets
+loaded, no error output cell, no JavaScript error, no failed (or HTTP >= 400) or external request, embedded widgets
 rendered, and every internal link (page and anchor) resolving. It saves a screenshot of each page to
 ``_build/screenshots/`` (CI keeps them as artifacts).
 
@@ -77,6 +77,8 @@ def _visit(browser, url: str, screenshot: Path | None = None) -> dict:
     seen = {"errors": [], "failed": [], "external": []}
     page.on("pageerror", lambda exc: seen["errors"].append(str(exc)))
     page.on("requestfailed", lambda req: seen["failed"].append(f"{req.url} ({req.failure})"))
+    page.on("response", lambda res: res.status >= 400 and not res.url.endswith("/favicon.ico")
+            and seen["failed"].append(f"{res.url} (HTTP {res.status})"))
 
     def route(r):
         if urlparse(r.request.url).hostname in ("127.0.0.1", None) or r.request.url.startswith("data:"):
