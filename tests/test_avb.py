@@ -8,6 +8,7 @@ from torch import nn
 
 import igmlib as igm
 from conftest import fit_and_check_every_parameter_changes
+from test_vae import linear_gaussian_vae
 from igmlib.models import AVB, VAE, GaussianSampler
 
 
@@ -72,26 +73,10 @@ class OracleAdversary(nn.Module):
 def linear_gaussian_avb(encoder_shift=0.0, sigma=0.5):
     """AVB with a linear-Gaussian decoder x = W z + b + sigma eps, a Gaussian sampler equal to the exact
     posterior (its mean optionally shifted) and the oracle adversary; plus the VAE with the same networks
-    and the exact marginal p(x) = N(b, W W^T + sigma^2 I). (As in test_vae.py.)"""
-    torch.manual_seed(0)
-    k, d = 2, 3
-    q, _ = torch.linalg.qr(torch.randn(d, k, dtype=torch.float64))
-    w = q * torch.tensor([1.5, 0.7], dtype=torch.float64)  # orthogonal columns: diagonal posterior
-    b = torch.tensor([0.2, -0.1, 0.3], dtype=torch.float64)
-    precision = 1 + (w**2).sum(0) / sigma**2
-    decoder, encoder = nn.Linear(k, d).double(), nn.Linear(d, 2 * k).double()
-    with torch.no_grad():
-        decoder.weight.copy_(w)
-        decoder.bias.copy_(b)
-        a = (w.T / sigma**2) / precision[:, None]
-        encoder.weight.zero_()
-        encoder.weight[:k] = a
-        encoder.bias[:k] = -a @ b + encoder_shift
-        encoder.bias[k:] = -precision.log()
-    vae = VAE(encoder, decoder, k, likelihood="gaussian", scale=sigma).double()
-    exact = D.MultivariateNormal(b, w @ w.T + sigma**2 * torch.eye(d, dtype=torch.float64))
+    and the exact marginal p(x) = N(b, W W^T + sigma^2 I) (test_vae.linear_gaussian_vae)."""
+    vae, exact = linear_gaussian_vae(sigma=sigma, encoder_shift=encoder_shift)
     sampler = GaussianSampler(vae.encoder, 2)
-    avb = AVB(sampler, vae.decoder, OracleAdversary(sampler), 2, likelihood="gaussian", scale=0.5).double()
+    avb = AVB(sampler, vae.decoder, OracleAdversary(sampler), 2, likelihood="gaussian", scale=sigma).double()
     return avb, vae, exact
 
 
