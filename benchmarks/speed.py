@@ -418,7 +418,7 @@ def plain_avb(model, data, batch, steps):
     netE, netDec, netT, k = model.encoder, model.decoder, model.adversary, model.latent_dim
     dev = device_of(model)
     draw = plain_sampler(data, batch, dev)
-    optT = adam([netT], model.adversary_lr, model.betas)
+    optT = adam([netT], model.lr_adversary, model.betas)
     optM = adam([netE, netDec, model.likelihood], model.lr, model.betas)
 
     def encode(x):
@@ -426,7 +426,7 @@ def plain_avb(model, data, batch, steps):
 
     def step():
         # (1) Update T: posterior pairs (x, z ~ q(z|x)) -> 1, prior pairs (x, z ~ p(z)) -> 0
-        for _ in range(model.adversary_steps):
+        for _ in range(model.adversary_updates):
             optT.zero_grad()
             x = draw().flatten(1)
             z_q, z_p = encode(x).detach(), torch.randn(batch, k, device=dev)
@@ -531,7 +531,7 @@ def vae_digits(device):  # chapter 10: VAE, MLPs 64-256-256-16 / 8-256-256-64, b
 def avb_digits(device):  # chapter 10: AVB, MLPs 72-256-256-8 / 8-256-256-64 / 72-256-256-1, 2 adversary steps
     model = igm.models.AVB(igm.nets.MLP(72, 8, (256, 256)), igm.nets.MLP(8, 64, (256, 256)),
                            igm.nets.MLP(72, 1, (256, 256), activation="elu"), 8, event_shape=(1, 8, 8),
-                           lr=5e-4, adversary_lr=2e-3, adversary_steps=2)
+                           lr=5e-4, lr_adversary=2e-3, adversary_updates=2)
     return model.to(device), binary_digits(), 128
 
 

@@ -9,13 +9,16 @@ Quick tour::
     igm.metrics.mode_coverage(model.sample(2500), data)
 """
 from . import data, divergences, dynamics, losses, metrics, models, nets, penalties, plot, pushforward, zoo
+from .callbacks import Snapshots, TrainState
+from .checkpoint import load_checkpoint
+from .player import Player, Trainable, batch_data, linear_decay
 from .runtime import budget, device, is_quick, seed_everything
-from .train import Player, Snapshots, TrainingDiverged, TrainState, fit, linear_decay, load_checkpoint
+from .train import TrainingDiverged, fit
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Player", "Snapshots", "TrainState", "TrainingDiverged", "budget", "data", "device", "divergences", "dynamics", "fit",
+    "Player", "Snapshots", "TrainState", "Trainable", "TrainingDiverged", "batch_data", "budget", "data", "device", "divergences", "dynamics", "fit",
     "is_quick", "linear_decay", "load_checkpoint", "losses", "metrics", "models", "nets", "penalties", "plot", "pushforward", "seed_everything",
     "zoo",
 ]

@@ -12,8 +12,10 @@ Environment variables (the only ones igmlib reads):
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import random
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -64,6 +66,30 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+@contextlib.contextmanager
+def fork_rng(seed: int | None = None, *, numpy: bool = False) -> Iterator[None]:
+    """Run a block on a forked random state: torch's (CPU and every CUDA device), and NumPy's global
+    one with ``numpy=True``; the state outside the block is restored afterwards, untouched.
+
+    Args:
+        seed: seeds the forked state (``torch.manual_seed``, and ``np.random.seed`` with ``numpy``);
+            ``None`` continues from the current state inside the block.
+        numpy: fork NumPy's global random state too.
+    """
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    np_state = np.random.get_state() if numpy else None
+    with torch.random.fork_rng(devices=devices):
+        try:
+            if seed is not None:
+                torch.manual_seed(seed)
+                if numpy:
+                    np.random.seed(seed % 2**32)
+            yield
+        finally:
+            if np_state is not None:
+                np.random.set_state(np_state)
 
 
 def budget_name() -> str:

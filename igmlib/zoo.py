@@ -158,9 +158,9 @@ def _avb(p):
     if p == "digits":  # chapter 10
         return (AVB(_mlp(_PIXELS + 8, 8, (256, 256)), _mlp(8, _PIXELS, (256, 256)),
                     _mlp(_PIXELS + 8, 1, (256, 256), activation="elu"), 8, event_shape=_IMAGE, lr=5e-4,
-                    adversary_lr=2e-3, adversary_steps=2), {"batch_size": 128})
+                    lr_adversary=2e-3, adversary_updates=2), {"batch_size": 128})
     return (AVB(_mlp(2 + 16, 2, (64, 64), activation="elu"), _mlp(2, 2), _mlp(2 + 2, 1, activation="elu"), 2,
-                noise_dim=16, likelihood="gaussian", lr=5e-4, adversary_lr=2e-3, adversary_steps=2),
+                noise_dim=16, likelihood="gaussian", lr=5e-4, lr_adversary=2e-3, adversary_updates=2),
             {"batch_size": 256})
 
 

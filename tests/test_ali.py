@@ -39,15 +39,15 @@ def image_ali(stochastic=True, k=4, seed=0, spy=False):
 
 def test_flat_discriminator_sees_concatenated_pairs_of_matching_shapes():
     model = flat_ali(spy=True)
-    model.discriminator_step(torch.randn(10, 2))
-    model.generator_encoder_step(torch.randn(10, 2))
+    model.discriminator_loss(torch.randn(10, 2))
+    model.generator_encoder_loss(torch.randn(10, 2))
     # two calls per step (encoder pairs, generator pairs), each on cat[x, z] of shape (10, 2 + 3)
     assert model.discriminator.seen == [((10, 5),)] * 4
 
 
 def test_pair_discriminator_sees_x_and_z_with_the_same_batch():
     model = image_ali(spy=True)
-    model.discriminator_step(igm.data.digits("train").x[:6])
+    model.discriminator_loss(igm.data.digits("train").x[:6])
     assert model.discriminator.seen == [((6, 1, 8, 8), (6, 4))] * 2
     assert model.discriminate(torch.randn(5, 1, 8, 8), torch.randn(5, 4)).shape == (5, 1)
 
@@ -168,8 +168,8 @@ def test_losses_at_an_indifferent_discriminator_are_log_4():
 
     model = ALI(MLP(3, 2), MLP(2, 6), Zero(), latent_dim=3)
     log4 = torch.log(torch.tensor(4.0))
-    torch.testing.assert_close(model.discriminator_step(torch.randn(9, 2))["loss"], log4)
-    torch.testing.assert_close(model.generator_encoder_step(torch.randn(9, 2)), log4)
+    torch.testing.assert_close(model.discriminator_loss(torch.randn(9, 2))["loss"], log4)
+    torch.testing.assert_close(model.generator_encoder_loss(torch.randn(9, 2)), log4)
 
 
 def test_bigan_learns_to_invert_on_a_line():

@@ -38,7 +38,7 @@ def test_adversary_optimum_is_the_log_density_ratio():
     torch.manual_seed(0)
     m, s = 1.0, 0.5
     model = AVB(fixed_sampler(m, s, 1), nn.Linear(1, 1), Quadratic(), latent_dim=1, noise_dim=1,
-                adversary_lr=3e-2)
+                lr_adversary=3e-2)
     model.encoder.requires_grad_(False)
     model.decoder.requires_grad_(False)
     assert [p.name for p in model.players()] == ["adversary"]  # a frozen model is not trained
@@ -105,17 +105,17 @@ def test_log_likelihood_with_fitted_proposal_recovers_exact_marginal():
     assert small < -0.1 and abs(large) < 0.05, (small, large)
 
 
-def toy_avb(adversary_steps=1):
+def toy_avb(adversary_updates=1):
     """The AVB toy's networks at a small size: 4-D data, 2-D latent."""
     return AVB(igm.nets.MLP(4 + 8, 2, (16,)), igm.nets.MLP(2, 4, (16,)), igm.nets.MLP(4 + 2, 1, (16,)),
-               latent_dim=2, noise_dim=8, adversary_steps=adversary_steps)
+               latent_dim=2, noise_dim=8, adversary_updates=adversary_updates)
 
 
 def test_players_and_few_steps_change_every_network():
     torch.manual_seed(0)
-    model = toy_avb(adversary_steps=2)
+    model = toy_avb(adversary_updates=2)
     players = model.players()
-    assert [(p.name, p.steps) for p in players] == [("adversary", 2), ("model", 1)]
+    assert [(p.name, p.updates) for p in players] == [("adversary", 2), ("model", 1)]
     x = 2 * torch.eye(4).repeat(16, 1) - 1  # one-hot points mapped to {-1, 1}
     fit_and_check_every_parameter_changes(
         model, x, keys={"adversary", "model", "elbo", "reconstruction", "T(x, z_q)", "T(x, z_p)"})
@@ -153,10 +153,10 @@ def test_gaussian_sampler_reshapes_for_image_encoders():
     "kwargs, error, match",
     [
         ({"adversary": None}, TypeError, "adversary must be a torch.nn.Module"),
-        ({"adversary_steps": 0}, ValueError, "adversary_steps must be > 0"),
+        ({"adversary_updates": 0}, ValueError, "adversary_updates must be > 0"),
         ({"noise_dim": 0}, ValueError, "noise_dim must be > 0"),
         ({"likelihood": "laplace"}, ValueError, "bernoulli, gaussian"),
-        ({"adversary_lr": -1.0}, ValueError, "adversary_lr must be > 0"),
+        ({"lr_adversary": -1.0}, ValueError, "lr_adversary must be > 0"),
     ],
 )
 def test_bad_construction(kwargs, error, match):

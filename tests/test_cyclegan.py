@@ -121,7 +121,7 @@ def test_learning_rate_follows_the_linear_decay():
 def test_ablations_switch_off_cycle_and_history():
     x = torch.randn(8, 1, 8, 8)
     model = small_cyclegan(cycle_weight=0.0, history=0)
-    out = model.generator_step((x, x))
+    out = model.generators_loss((x, x))
     torch.testing.assert_close(out["loss"], out["adversarial"])  # no cycle term
     torch.testing.assert_close(model.history_y.query(x), x)
 

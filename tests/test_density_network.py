@@ -107,7 +107,7 @@ def test_shapes(head, kwargs, event_shape):
     x = (torch.rand(7, *event_shape) > 0.5).float() if head == "bernoulli" else torch.randn(7, *event_shape)
     ll = model.log_likelihood(x)
     assert ll.shape == (7,) and ll.dtype == torch.float32 and torch.isfinite(ll).all()
-    loss = model.loss(x)["loss"]
+    loss = model.model_loss(x)["loss"]
     loss.backward()
     assert all(p.grad is not None for p in model.parameters())
     if head == "bernoulli":

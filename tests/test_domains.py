@@ -3,6 +3,7 @@ import pytest
 import torch
 
 import igmlib as igm
+import igmlib._loop
 from igmlib.data import STYLES, apply_style, invert, mirror, rotate, thicken, undo_style, unpaired_digits, unpaired_sampler
 
 
@@ -54,7 +55,7 @@ def test_sampler_draws_independent_batches_of_each_domain():
     # every x comes from X and every y from Y
     assert all((domains.x.x == xi).flatten(1).all(1).any() for xi in xb[:10])
     assert all((domains.y.x == yi).flatten(1).all(1).any() for yi in yb[:10])
-    batch = igm.train._batch_sampler(draw, 16, torch.device("cpu"))()
+    batch = igmlib._loop.batch_sampler(draw, 16, torch.device("cpu"))()
     assert isinstance(batch, tuple) and batch[0].shape == (16, 1, 8, 8)
 
 

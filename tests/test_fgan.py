@@ -37,7 +37,7 @@ def test_a_few_steps_update_both_players(divergence, single_step):
     data = torch.distributions.Normal(torch.tensor([1.0]), torch.tensor([0.5]))
     data = torch.distributions.Independent(data, 1)
     history = igm.fit(model, data, steps=3, batch_size=32, seed=0)
-    keys = {"fgan", "bound"} if single_step else {"critic", "generator", "bound"}
+    keys = {"joint", "bound"} if single_step else {"critic", "generator", "bound"}
     assert set(history) == keys
     assert all(torch.isfinite(torch.tensor(v)).all() for v in history.values())
     assert changed(model.generator, gen) and changed(model.critic, critic)
@@ -49,7 +49,7 @@ def test_single_step_gradients_are_descent_for_g_and_ascent_for_the_critic():
     real = torch.randn(64, 1, dtype=torch.float64)
     with torch.random.fork_rng():
         torch.manual_seed(1)
-        loss = model.joint_step(real)["loss"]
+        loss = model.joint_loss(real)["loss"]
     grads = torch.autograd.grad(loss, [*model.generator.parameters(), *model.critic.parameters()])
     with torch.random.fork_rng():
         torch.manual_seed(1)
@@ -66,14 +66,14 @@ def test_alternating_losses_are_minus_f_and_the_generator_term():
     real = torch.randn(50, 1, dtype=torch.float64)
     with torch.random.fork_rng():
         torch.manual_seed(2)
-        out = model.critic_step(real)
+        out = model.critic_loss(real)
     with torch.random.fork_rng():
         torch.manual_seed(2)
         fake = model.generator(model.prior(50))
     torch.testing.assert_close(out["loss"], -model.objective(real, fake))
     with torch.random.fork_rng():
         torch.manual_seed(3)
-        g_loss = model.generator_step(50)
+        g_loss = model.generator_loss(50)
     with torch.random.fork_rng():
         torch.manual_seed(3)
         v = model.critic_output(model.generator(model.prior(50)))
@@ -105,8 +105,8 @@ def test_a_trained_critic_estimates_the_kl_divergence():
     "kwargs, error, match",
     [
         ({"divergence": "kll"}, ValueError, "unknown divergence 'kll'; choose one of: gan, hellinger"),
-        ({"generator_loss": "minimax"}, ValueError, "unknown generator_loss 'minimax'; choose one of: bound"),
-        ({"single_step": True, "generator_loss": "non_saturating"}, ValueError, "use generator_loss='bound'"),
+        ({"generator_objective": "minimax"}, ValueError, "unknown generator_objective 'minimax'; choose one of: bound"),
+        ({"single_step": True, "generator_objective": "non_saturating"}, ValueError, "use generator_objective='bound'"),
         ({"lr": 0.0}, ValueError, "lr must be > 0"),
     ],
 )
@@ -121,10 +121,10 @@ def test_critic_must_be_a_module():
 
 
 def test_non_saturating_generator_loss():
-    model = make("kl", generator_loss="non_saturating")
+    model = make("kl", generator_objective="non_saturating")
     with torch.random.fork_rng():
         torch.manual_seed(4)
-        loss = model.generator_step(40)
+        loss = model.generator_loss(40)
     with torch.random.fork_rng():
         torch.manual_seed(4)
         v = model.critic_output(model.generator(model.prior(40)))

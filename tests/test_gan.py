@@ -94,7 +94,7 @@ def test_joint_batch_mixes_batch_norm_statistics():
 
 def test_discriminator_step_reports_d_outputs():
     model = gan()
-    out = model.discriminator_step(igm.data.ring().sample((64,)))
+    out = model.discriminator_loss(igm.data.ring().sample((64,)))
     assert set(out) == {"loss", "D(x)", "D(G(z))"}
     assert 0 < float(out["D(x)"]) < 1 and 0 < float(out["D(G(z))"]) < 1
     assert not out["D(x)"].requires_grad and out["loss"].requires_grad
@@ -145,10 +145,10 @@ def test_penalty_options_train_and_add_to_the_discriminator_loss(penalty):
     assert any(not torch.equal(a, b) for a, b in zip(d0, model.discriminator.parameters()))
     real = igm.data.ring().sample((64,))
     torch.manual_seed(1)
-    out = model.discriminator_step(real)
+    out = model.discriminator_loss(real)
     model.penalty_weight = 0.0
     torch.manual_seed(1)
-    plain = model.discriminator_step(real)["loss"]
+    plain = model.discriminator_loss(real)["loss"]
     torch.testing.assert_close(out["loss"], plain + 2.0 * out["penalty"])  # gamma / 2 = 2
 
 

@@ -150,7 +150,7 @@ def test_infogan_trains_every_player(continuous_std):
 def test_info_weight_zero_leaves_the_generator_without_information_gradient():
     model = small_infogan(info_weight=0.0)
     torch.manual_seed(0)
-    model.generator_step(16)["loss"].backward()
+    model.generator_loss(16)["loss"].backward()
     # Q still learns (a probe of the codes) ...
     assert model.q_head[0].weight.grad.abs().sum() > 0
     with_info = [p.grad.clone() for p in model.generator.parameters()]
@@ -170,7 +170,7 @@ def test_info_weight_changes_the_generator_gradient():
         model = small_infogan(info_weight=weight)
         model.load_state_dict(small_infogan_state)
         torch.manual_seed(0)
-        model.generator_step(16)["loss"].backward()
+        model.generator_loss(16)["loss"].backward()
         grads.append(next(model.generator.parameters()).grad)
     assert not torch.allclose(grads[0], grads[1])
 

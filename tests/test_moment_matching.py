@@ -89,7 +89,7 @@ G = igm.nets.MLP(2, 2)
 
 def bad_statistic_run():
     model = MomentMatching(G, 2, statistics=(lambda x: x.sum(),))
-    model.generator_step(torch.zeros(8, 2))
+    model.generator_loss(torch.zeros(8, 2))
 
 
 @pytest.mark.parametrize(

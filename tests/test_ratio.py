@@ -50,7 +50,7 @@ def test_shapes_and_loss_value():
     assert est.log_ratio(x).shape == (7,)
     assert est.probability(x).shape == (7,)
     torch.manual_seed(3)
-    out = est.loss(x)
+    out = est.classifier_loss(x)
     torch.manual_seed(3)
     ref = est.sample_reference(7)
     expected = igm.losses.discriminator_loss(est(x), est(ref), "minimax")
@@ -73,7 +73,7 @@ def test_bad_construction(classifier, reference, error, match):
 def test_mismatched_spaces_and_small_reference_bank():
     est = RatioEstimator(igm.nets.MLP(2, 1, hidden=(8,)), D.Independent(D.Normal(torch.zeros(3), 1.0), 1))
     with pytest.raises(ValueError, match="same space"):
-        est.loss(torch.randn(4, 2))
+        est.classifier_loss(torch.randn(4, 2))
     est = RatioEstimator(igm.nets.MLP(1, 1, hidden=(8,)), torch.randn(3, 1))
     with pytest.raises(ValueError, match="reference tensor has 3"):
-        est.loss(torch.randn(4, 1))
+        est.classifier_loss(torch.randn(4, 1))

@@ -93,7 +93,7 @@ def test_player_steps_needs_data_and_after_update():
             def after():
                 calls["after"] += 1
 
-            return [igm.Player("p", [self], loss, lambda p: torch.optim.SGD(p, lr=0.1), steps=3, needs_data=False, after_update=after)]
+            return [igm.Player("p", [self], loss, lambda p: torch.optim.SGD(p, lr=0.1), updates=3, needs_data=False, after_update=after)]
 
     history = igm.fit(M(), TARGET, steps=4, batch_size=17)
     assert calls["loss"] == [17] * 12 and calls["after"] == 12
@@ -290,7 +290,7 @@ def test_snapshots_use_the_same_latents_each_time():
         (lambda: igm.fit(Location(), [1.0, 2.0], steps=2), TypeError, r"data must be a torch Distribution, .*got list"),
         (lambda: igm.fit(Location(), D.Normal(0.0, 1.0), steps=2), ValueError,
          r"a data distribution must have event_shape \(d,\), got \(\): wrap it in torch.distributions.Independent"),
-        (lambda: igm.fit(nn.Linear(1, 1), TARGET, steps=2), TypeError, r"model must define players\(\) -> list\[Player\]; Linear does not"),
+        (lambda: igm.fit(nn.Linear(1, 1), TARGET, steps=2), TypeError, r"model must be an igmlib.Trainable .*; Linear lacks players: see CONTRIBUTING.md"),
         (lambda: igm.fit(Location(), TARGET, steps=0), ValueError, r"steps must be > 0"),
         (lambda: igm.fit(Location(), TARGET, steps=2, batch_size=2.0), TypeError, r"batch_size must be an int"),
         (lambda: igm.fit(Location(), TARGET, steps=2, checkpoint_every=0), ValueError, r"checkpoint_every must be > 0"),
@@ -409,9 +409,9 @@ def test_bf16_autocast_runs_linear_layers_in_bfloat16_close_to_float32():
     dtypes = []
 
     class Probe(GAN):
-        def generator_step(self, batch_size):
+        def generator_loss(self, batch_size):
             dtypes.append(self.generator(self.prior(4)).dtype)
-            return super().generator_step(batch_size)
+            return super().generator_loss(batch_size)
 
     def probe_gan():
         torch.manual_seed(0)

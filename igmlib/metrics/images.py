@@ -83,16 +83,16 @@ class ImageClassifier(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.body(x))
 
+    def classifier_loss(self, batch) -> dict[str, torch.Tensor]:
+        """Cross-entropy (nats) of the labels ``y`` given the images ``x`` of a batch ``(x, y)``."""
+        x, y = batch
+        logits = self(x)
+        return {"loss": nn.functional.cross_entropy(logits, y), "accuracy": (logits.argmax(1) == y).float().mean()}
+
     def players(self):
-        from ..train import Player
+        from ..player import Player
 
-        def loss(batch):
-            x, y = batch
-            logits = self(x)
-            return {"loss": nn.functional.cross_entropy(logits, y),
-                    "accuracy": (logits.argmax(1) == y).float().mean()}
-
-        return [Player("classifier", [self], loss, lambda p: torch.optim.Adam(p, lr=1e-3))]
+        return [Player("classifier", [self], self.classifier_loss, lambda p: torch.optim.Adam(p, lr=1e-3))]
 
     def accuracy(self, x: torch.Tensor, y: torch.Tensor) -> float:
         """Fraction of ``x`` classified as ``y`` (see :func:`classifier_accuracy`)."""

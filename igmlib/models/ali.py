@@ -16,8 +16,8 @@ import torch
 from torch import nn
 
 from .._validation import check_module, check_positive, check_tensor, shape_str
-from ..losses import discriminator_loss
-from ..train import Player
+from .. import losses
+from ..player import Player
 from .base import LatentSampler, adam
 
 
@@ -202,30 +202,30 @@ class ALI(LatentSampler):
     def _data(batch) -> torch.Tensor:
         return batch[0] if isinstance(batch, (tuple, list)) else batch  # (x, y) batches: ignore labels
 
-    def discriminator_step(self, batch) -> dict[str, torch.Tensor]:
+    def discriminator_loss(self, batch) -> dict[str, torch.Tensor]:
         # (1) Update D: maximise log D(x, E(x)) + log(1 - D(G(z), z)); E and G are fixed.
         x = self._data(batch)
         z = self.prior(len(x))
         encoder_logits = self.discriminate(x, self.rencode(x).detach())
         generator_logits = self.discriminate(self.generator(z).detach(), z)
         return {
-            "loss": discriminator_loss(encoder_logits, generator_logits, "minimax"),
+            "loss": losses.discriminator_loss(encoder_logits, generator_logits, "minimax"),
             "D(x,E(x))": torch.sigmoid(encoder_logits).mean().detach(),
             "D(G(z),z)": torch.sigmoid(generator_logits).mean().detach(),
         }
 
-    def generator_encoder_step(self, batch) -> torch.Tensor:
+    def generator_encoder_loss(self, batch) -> torch.Tensor:
         # (2) Update G and E together with swapped labels (ALI eq. (4)):
         #     minimise -log(1 - D(x, E(x))) - log D(G(z), z), i.e. the BCE with generator pairs as "real".
         x = self._data(batch)
         z = self.prior(len(x))
         encoder_logits = self.discriminate(x, self.rencode(x))
         generator_logits = self.discriminate(self.generator(z), z)
-        return discriminator_loss(generator_logits, encoder_logits, "minimax")
+        return losses.discriminator_loss(generator_logits, encoder_logits, "minimax")
 
     def players(self) -> list[Player]:
         return [
-            Player("discriminator", [self.discriminator], self.discriminator_step, adam(self.lr, self.betas)),
-            Player("generator_encoder", [self.generator, self.encoder], self.generator_encoder_step,
+            Player("discriminator", [self.discriminator], self.discriminator_loss, adam(self.lr, self.betas)),
+            Player("generator_encoder", [self.generator, self.encoder], self.generator_encoder_loss,
                    adam(self.lr, self.betas)),
         ]

@@ -21,8 +21,8 @@ from torch import distributions as D
 from torch import nn
 
 from .._validation import check_module, check_positive, check_positive_int, check_tensor, shape_str
-from ..losses import discriminator_loss
-from ..train import Player
+from .. import losses
+from ..player import Player
 from .base import adam
 from .vae import _LatentVariableModel
 
@@ -74,7 +74,7 @@ class AVB(_LatentVariableModel):
     ``E_q[log p(x | z) - T(x, z)]``: the two updates are one player here, as in the authors' code
     (one "primal" optimizer over encoder and decoder). Players, in order each step:
 
-    1. ``"adversary"`` (``adversary_steps`` updates): minimise
+    1. ``"adversary"`` (``adversary_updates`` updates): minimise
        ``E[softplus(-T(x, z_q))] + E[softplus(T(x, z_p))]``, ``z_q = E(x, eps)`` (detached), ``z_p ~ N(0, I)``.
     2. ``"model"`` (encoder, decoder, learned scale): minimise ``E_q[-log p(x | z) + T(x, z)]``, the
        negative ELBO estimate; gradients reach the encoder through ``z`` inside ``T`` (whose own
@@ -92,9 +92,9 @@ class AVB(_LatentVariableModel):
         noise_dim: size of ``eps`` (default ``latent_dim``; the authors' toy used 64).
         likelihood, scale, min_scale, event_shape: as :class:`igmlib.models.VAE`.
         lr: Adam learning rate of the model player (encoder and decoder).
-        adversary_lr: Adam learning rate of the adversary.
+        lr_adversary: Adam learning rate of the adversary.
         betas: Adam betas of both.
-        adversary_steps: adversary updates per step (the authors' toy: 2).
+        adversary_updates: adversary updates per step (the authors' toy: 2).
 
     Shapes:
         ``encode``: ``(N, ...) -> (N, k)``; ``adversary_logits``: ``(N, ...), (N, k) -> (N,)``;
@@ -123,9 +123,9 @@ class AVB(_LatentVariableModel):
         min_scale: float = 1e-3,
         event_shape: Sequence[int] | None = None,
         lr: float = 1e-3,
-        adversary_lr: float = 1e-3,
+        lr_adversary: float = 1e-3,
         betas: tuple[float, float] = (0.9, 0.999),
-        adversary_steps: int = 1,
+        adversary_updates: int = 1,
     ):
         super().__init__(decoder, latent_dim, likelihood=likelihood, scale=scale, min_scale=min_scale,
                          event_shape=event_shape)
@@ -135,9 +135,9 @@ class AVB(_LatentVariableModel):
         self.adversary = adversary
         self.noise_dim = check_positive_int(latent_dim if noise_dim is None else noise_dim, "noise_dim")
         self.lr = check_positive(lr, "lr")
-        self.adversary_lr = check_positive(adversary_lr, "adversary_lr")
+        self.lr_adversary = check_positive(lr_adversary, "lr_adversary")
         self.betas = tuple(betas)
-        self.adversary_steps = check_positive_int(adversary_steps, "adversary_steps")
+        self.adversary_updates = check_positive_int(adversary_updates, "adversary_updates")
 
     # ---- the implicit posterior and the adversary ---------------------------------------------------
     def _encode_flat(self, flat: torch.Tensor, samples: int | None) -> torch.Tensor:
@@ -253,7 +253,7 @@ class AVB(_LatentVariableModel):
             z_q = self._encode_flat(flat, None)
         z_p = self.prior(len(flat))
         t_q, t_p = self._adversary_flat(flat, z_q), self._adversary_flat(flat, z_p)
-        return {"loss": discriminator_loss(t_q, t_p, "minimax"), "T(x, z_q)": t_q.mean().detach(),
+        return {"loss": losses.discriminator_loss(t_q, t_p, "minimax"), "T(x, z_q)": t_q.mean().detach(),
                 "T(x, z_p)": t_p.mean().detach()}
 
     def model_loss(self, batch) -> dict[str, torch.Tensor]:
@@ -268,8 +268,8 @@ class AVB(_LatentVariableModel):
 
     def players(self) -> list[Player]:
         model_modules = [self.encoder, self.decoder, self.likelihood]
-        players = [Player("adversary", [self.adversary], self.adversary_loss, adam(self.adversary_lr, self.betas),
-                          steps=self.adversary_steps)]
+        players = [Player("adversary", [self.adversary], self.adversary_loss, adam(self.lr_adversary, self.betas),
+                          updates=self.adversary_updates)]
         if any(p.requires_grad for m in model_modules for p in m.parameters()):
             players.append(Player("model", model_modules, self.model_loss, adam(self.lr, self.betas)))
         return players

@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 from .._validation import check_module, check_positive, check_positive_int, check_tensor
-from ..losses import discriminator_loss, generator_loss
-from ..train import Player, linear_decay
+from .. import losses
+from ..player import Player, linear_decay
 from .base import adam
 
 
@@ -117,7 +117,10 @@ class CycleGAN(nn.Module):
 
     1. ``generators`` (G and F) minimise, with the least-squares adversarial loss,
        ``E (D_Y(G(x)) - 1)^2 + E (D_X(F(y)) - 1)^2 + cycle_weight * L_cyc + identity_weight * L_idt``,
-       ``L_cyc = E|F(G(x)) - x| + E|G(F(y)) - y|``, ``L_idt = E|G(y) - y| + E|F(x) - x|``.
+       ``L_cyc = E|F(G(x)) - x| + E|G(F(y)) - y|``, ``L_idt = E|G(y) - y| + E|F(x) - x|`` (eq. (3));
+       the loss minimised is half of that, written with :func:`igmlib.losses.generator_loss`
+       (which has LSGAN's 1/2) and :meth:`cycle_loss`: the same minimiser, and Adam's updates
+       do not change when a loss is scaled by a constant.
     2. ``discriminators`` (D_X and D_Y) minimise the LSGAN loss
        ``1/2 E (D(real) - 1)^2 + 1/2 E D(fake)^2`` in each domain, the fakes drawn through an
        :class:`ImageHistory` per domain.
@@ -208,42 +211,54 @@ class CycleGAN(nn.Module):
         """``G(F(y))``: the round trip Y -> X -> Y, without gradients."""
         return self.generator_xy(self.generator_yx(check_tensor(y, "y", ndim=4)))
 
-    def cycle_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """``E|F(G(x)) - x| + E|G(F(y)) - y|`` (Zhu et al. 2017, eq. (2)), differentiable."""
-        return (cycle_consistency_loss(x, self.generator_yx(self.generator_xy(x)))
-                + cycle_consistency_loss(y, self.generator_xy(self.generator_yx(y))))
+    def cycle_loss(self, x: torch.Tensor, y: torch.Tensor, *, fake_y: torch.Tensor | None = None,
+                   fake_x: torch.Tensor | None = None) -> torch.Tensor:
+        """``E|F(G(x)) - x| + E|G(F(y)) - y|`` (Zhu et al. 2017, eq. (2)), differentiable.
 
-    def generator_step(self, batch) -> dict[str, torch.Tensor]:
+        ``fake_y = G(x)`` and ``fake_x = F(y)``, when given, are reused instead of translated again.
+        """
+        fake_y = self.generator_xy(x) if fake_y is None else fake_y
+        fake_x = self.generator_yx(y) if fake_x is None else fake_x
+        return (cycle_consistency_loss(x, self.generator_yx(fake_y))
+                + cycle_consistency_loss(y, self.generator_xy(fake_x)))
+
+    def identity_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """``E|G(y) - y| + E|F(x) - x|`` (Zhu et al. 2017, section 5.2), differentiable."""
+        return cycle_consistency_loss(y, self.generator_xy(y)) + cycle_consistency_loss(x, self.generator_yx(x))
+
+    def generators_loss(self, batch) -> dict[str, torch.Tensor]:
         # (1) Update G and F: fool D_Y and D_X, and come back (cycle), with D_X, D_Y fixed.
+        # igmlib's least-squares losses carry LSGAN's 1/2 (Mao et al. 2017) and CycleGAN's eq. (1) does not,
+        # so this is half of eq. (3): L_LS(G) + L_LS(F) + lambda/2 L_cyc. Same minimiser, and Adam's
+        # updates do not change when the loss is scaled by a constant.
         x, y = batch
         fake_y, fake_x = self.generator_xy(x), self.generator_yx(y)
-        # igm.losses' LSGAN generator loss is 1/2 E (D - 1)^2 (Mao et al.); CycleGAN's eq. has no 1/2
-        adversarial = 2 * (generator_loss(self.discriminator_y(fake_y), "least_squares")
-                           + generator_loss(self.discriminator_x(fake_x), "least_squares"))
-        cycle = cycle_consistency_loss(x, self.generator_yx(fake_y)) + cycle_consistency_loss(y, self.generator_xy(fake_x))
-        loss = adversarial + self.cycle_weight * cycle
+        adversarial = (losses.generator_loss(self.discriminator_y(fake_y), "least_squares")
+                       + losses.generator_loss(self.discriminator_x(fake_x), "least_squares"))
+        cycle = self.cycle_loss(x, y, fake_y=fake_y, fake_x=fake_x)
+        loss = adversarial + 0.5 * self.cycle_weight * cycle
         out = {"adversarial": adversarial.detach(), "cycle": cycle.detach()}
         if self.identity_weight > 0:
-            identity = cycle_consistency_loss(y, self.generator_xy(y)) + cycle_consistency_loss(x, self.generator_yx(x))
-            loss = loss + self.identity_weight * identity
+            identity = self.identity_loss(x, y)
+            loss = loss + 0.5 * self.identity_weight * identity
             out["identity"] = identity.detach()
         return {"loss": loss, **out}
 
-    def discriminator_step(self, batch) -> dict[str, torch.Tensor]:
+    def discriminators_loss(self, batch) -> dict[str, torch.Tensor]:
         # (2) Update D_X and D_Y: real images -> 1, generated ones (from the histories) -> 0.
         x, y = batch
         with torch.no_grad():
             fake_y = self.history_y.query(self.generator_xy(x))
             fake_x = self.history_x.query(self.generator_yx(y))
-        loss_y = discriminator_loss(self.discriminator_y(y), self.discriminator_y(fake_y), "least_squares")
-        loss_x = discriminator_loss(self.discriminator_x(x), self.discriminator_x(fake_x), "least_squares")
+        loss_y = losses.discriminator_loss(self.discriminator_y(y), self.discriminator_y(fake_y), "least_squares")
+        loss_x = losses.discriminator_loss(self.discriminator_x(x), self.discriminator_x(fake_x), "least_squares")
         return {"loss": loss_x + loss_y, "D_X": loss_x.detach(), "D_Y": loss_y.detach()}
 
     def players(self) -> list[Player]:
         scheduler = linear_decay(self.decay_start) if self.decay_start is not None else None
         return [
-            Player("generators", [self.generator_xy, self.generator_yx], self.generator_step,
+            Player("generators", [self.generator_xy, self.generator_yx], self.generators_loss,
                    adam(self.lr, self.betas), scheduler=scheduler),
-            Player("discriminators", [self.discriminator_x, self.discriminator_y], self.discriminator_step,
+            Player("discriminators", [self.discriminator_x, self.discriminator_y], self.discriminators_loss,
                    adam(self.lr, self.betas), scheduler=scheduler),
         ]

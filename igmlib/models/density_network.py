@@ -18,7 +18,7 @@ from torch import distributions as D
 from torch import nn
 
 from .._validation import check_choice, check_positive, check_positive_int, check_tensor, shape_str
-from ..train import Player
+from ..player import Player
 from .base import LatentSampler, adam
 
 LIKELIHOODS = ("bernoulli", "gaussian", "mixture")
@@ -260,11 +260,11 @@ class DensityNetwork(LatentSampler):
         return torch.logsumexp(torch.stack(partial, dim=1), dim=1) - math.log(s)
 
     # ---- training -----------------------------------------------------------------------------
-    def loss(self, batch) -> dict[str, torch.Tensor]:
+    def model_loss(self, batch) -> dict[str, torch.Tensor]:
         # Update the network (and learned scales): maximise the MC estimate of mean log p(x).
         x = batch[0] if isinstance(batch, (tuple, list)) else batch
         ll = self.log_likelihood(x, self.samples)
         return {"loss": -ll.mean(), "log p(x)": ll.mean().detach()}
 
     def players(self) -> list[Player]:
-        return [Player("model", [self], self.loss, adam(self.lr, self.betas))]
+        return [Player("model", [self], self.model_loss, adam(self.lr, self.betas))]

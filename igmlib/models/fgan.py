@@ -16,10 +16,10 @@ from torch.func import functional_call
 
 from .._validation import check_choice, check_module, check_positive
 from ..divergences.f import FDivergence, f_divergence
-from ..train import Player
+from ..player import Player
 from .base import LatentSampler, adam
 
-GENERATOR_LOSSES = ("bound", "non_saturating")
+GENERATOR_OBJECTIVES = ("bound", "non_saturating")
 
 
 class _ReverseGradient(torch.autograd.Function):
@@ -54,7 +54,7 @@ class FGAN(LatentSampler):
         lr: Adam learning rate of both players.
         betas: Adam betas.
         single_step: simultaneous updates of both players from one forward pass (Algorithm 1).
-        generator_loss: ``"bound"`` (minimise ``-E f*(g_f(V(G(z))))``, the saddle-point game) or
+        generator_objective: ``"bound"`` (minimise ``-E f*(g_f(V(G(z))))``, the saddle-point game) or
             ``"non_saturating"`` (maximise ``E g_f(V(G(z)))``, the paper's generalisation of
             Goodfellow et al.'s ``-log D`` trick; it no longer minimises ``D_f`` exactly). Only
             ``"bound"`` is available with ``single_step``.
@@ -62,7 +62,7 @@ class FGAN(LatentSampler):
     Raises:
         TypeError: non-module networks.
         ValueError: unknown divergence or generator loss (the message lists the valid ones),
-            non-positive ``lr``, ``single_step`` with ``generator_loss="non_saturating"``.
+            non-positive ``lr``, ``single_step`` with ``generator_objective="non_saturating"``.
 
     References:
         Nowozin, Cseke, Tomioka, "f-GAN: Training Generative Neural Samplers using Variational
@@ -79,7 +79,7 @@ class FGAN(LatentSampler):
         lr: float = 2e-4,
         betas: tuple[float, float] = (0.5, 0.999),
         single_step: bool = False,
-        generator_loss: str = "bound",
+        generator_objective: str = "bound",
     ):
         super().__init__(generator, latent_dim)
         check_module(critic, "critic")
@@ -88,10 +88,10 @@ class FGAN(LatentSampler):
         self.lr = check_positive(lr, "lr")
         self.betas = tuple(betas)
         self.single_step = bool(single_step)
-        self.generator_loss = check_choice(generator_loss, "generator_loss", GENERATOR_LOSSES)
-        if self.single_step and self.generator_loss != "bound":
+        self.generator_objective = check_choice(generator_objective, "generator_objective", GENERATOR_OBJECTIVES)
+        if self.single_step and self.generator_objective != "bound":
             raise ValueError(
-                "single_step=True updates both players from the one objective F: use generator_loss='bound'"
+                "single_step=True updates both players from the one objective F: use generator_objective='bound'"
             )
 
     def critic_output(self, x: torch.Tensor) -> torch.Tensor:
@@ -119,20 +119,20 @@ class FGAN(LatentSampler):
         fake = self.sample(len(real) if n is None else n)
         return self.objective(real, fake)
 
-    def critic_step(self, real: torch.Tensor) -> dict[str, torch.Tensor]:
+    def critic_loss(self, real: torch.Tensor) -> dict[str, torch.Tensor]:
         # (1) Update the critic: maximise F = E_P g_f(V(x)) - E_Q f*(g_f(V(G(z)))); G is fixed.
         fake = self.generator(self.prior(len(real))).detach()
         value = self.objective(real, fake)
         return {"loss": -value, "bound": value.detach()}
 
-    def generator_step(self, batch_size: int) -> torch.Tensor:
+    def generator_loss(self, batch_size: int) -> torch.Tensor:
         # (2) Update G: minimise -E f*(g_f(V(G(z)))) (the bound), or maximise E g_f(V(G(z))).
         v = self.critic_output(self.generator(self.prior(batch_size)))
-        if self.generator_loss == "non_saturating":
+        if self.generator_objective == "non_saturating":
             return -self.divergence.activation(v).mean()
         return -self.divergence.conjugate_of_activation(v).mean()
 
-    def joint_step(self, real: torch.Tensor) -> dict[str, torch.Tensor]:
+    def joint_loss(self, real: torch.Tensor) -> dict[str, torch.Tensor]:
         # Algorithm 1: one forward pass of F; G descends F, the critic (through reversed
         # gradients on its parameters) ascends it.
         params = {name: _ReverseGradient.apply(p) for name, p in self.critic.named_parameters()}
@@ -144,8 +144,8 @@ class FGAN(LatentSampler):
 
     def players(self) -> list[Player]:
         if self.single_step:
-            return [Player("fgan", [self.generator, self.critic], self.joint_step, adam(self.lr, self.betas))]
+            return [Player("joint", [self.generator, self.critic], self.joint_loss, adam(self.lr, self.betas))]
         return [
-            Player("critic", [self.critic], self.critic_step, adam(self.lr, self.betas)),
-            Player("generator", [self.generator], self.generator_step, adam(self.lr, self.betas), needs_data=False),
+            Player("critic", [self.critic], self.critic_loss, adam(self.lr, self.betas)),
+            Player("generator", [self.generator], self.generator_loss, adam(self.lr, self.betas), needs_data=False),
         ]

@@ -5,9 +5,10 @@ import torch
 from torch import nn
 
 from .._validation import check_choice, check_module, check_positive
-from ..losses import GAN_LOSSES, discriminator_loss, generator_loss
+from .. import losses
+from ..losses import GAN_LOSSES
 from ..penalties import r1_penalty, roth_penalty
-from ..train import Player
+from ..player import Player
 from .base import LatentSampler, adam
 
 
@@ -76,12 +77,12 @@ class GAN(LatentSampler):
             return logits[: len(real)], logits[len(real):]
         return self.discriminator(real), self.discriminator(fake)
 
-    def discriminator_step(self, real: torch.Tensor) -> dict[str, torch.Tensor]:
+    def discriminator_loss(self, real: torch.Tensor) -> dict[str, torch.Tensor]:
         # (1) Update D: maximise log D(x) + log(1 - D(G(z))) (or the LSGAN targets); G is fixed.
         fake = self.generator(self.prior(len(real))).detach()
         real_logits, fake_logits = self.discriminator_logits(real, fake)
         out = {
-            "loss": discriminator_loss(real_logits, fake_logits, self.loss),
+            "loss": losses.discriminator_loss(real_logits, fake_logits, self.loss),
             "D(x)": torch.sigmoid(real_logits).mean().detach(),
             "D(G(z))": torch.sigmoid(fake_logits).mean().detach(),
         }
@@ -93,12 +94,12 @@ class GAN(LatentSampler):
             out["penalty"] = value.detach()
         return out
 
-    def generator_step(self, batch_size: int) -> torch.Tensor:
+    def generator_loss(self, batch_size: int) -> torch.Tensor:
         # (2) Update G: minimise log(1 - D(G(z))) (minimax) or -log D(G(z)) (non-saturating).
-        return generator_loss(self.discriminator(self.generator(self.prior(batch_size))), self.loss)
+        return losses.generator_loss(self.discriminator(self.generator(self.prior(batch_size))), self.loss)
 
     def players(self) -> list[Player]:
         return [
-            Player("discriminator", [self.discriminator], self.discriminator_step, adam(self.lr, self.betas)),
-            Player("generator", [self.generator], self.generator_step, adam(self.lr, self.betas), needs_data=False),
+            Player("discriminator", [self.discriminator], self.discriminator_loss, adam(self.lr, self.betas)),
+            Player("generator", [self.generator], self.generator_loss, adam(self.lr, self.betas), needs_data=False),
         ]

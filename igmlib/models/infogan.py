@@ -17,9 +17,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._validation import check_choice, check_module, check_positive, check_positive_int, check_tensor
-from ..losses import GAN_LOSSES, discriminator_loss, generator_loss
+from .. import losses
+from ..losses import GAN_LOSSES
 from ..nets import MLP
-from ..train import Player
+from ..player import Player
 from .base import LatentSampler, adam
 
 CONTINUOUS_STD = ("fixed", "learned")
@@ -337,34 +338,34 @@ class InfoGAN(LatentSampler):
 
     # ------------------------------------------------------------ the players
 
-    def discriminator_step(self, real: torch.Tensor) -> dict[str, torch.Tensor]:
+    def discriminator_loss(self, real: torch.Tensor) -> dict[str, torch.Tensor]:
         # (1) Update D (body + D head): maximise log D(x) + log(1 - D(G(z, c, u))); G is fixed.
         codes = self.sample_codes(len(real))
         with torch.no_grad():
             fake = self.generate(self.prior(len(real)), codes.one_hot, codes.continuous)
         real_logits = self.d_head(self.body(real))
         fake_features = self.body(fake)
-        loss = discriminator_loss(real_logits, self.d_head(fake_features), self.loss)
+        loss = losses.discriminator_loss(real_logits, self.d_head(fake_features), self.loss)
         if self.info_trains_body and self.info_weight > 0:
             cat, cont = self._bounds(fake_features, codes)
             loss = loss - self.info_weight * (cat + self.continuous_weight * cont)
         return {"loss": loss, "D(x)": torch.sigmoid(real_logits).mean().detach()}
 
-    def generator_step(self, batch_size: int) -> dict[str, torch.Tensor]:
+    def generator_loss(self, batch_size: int) -> dict[str, torch.Tensor]:
         # (2) Update G and Q: minimise L_GAN(G) - lambda L_I(G, Q). Q gets the full gradient of -L_I,
         # G gets lambda times it (a gradient scale between G's features and Q).
         codes = self.sample_codes(batch_size)
         features = self.body(self.generate(self.prior(batch_size), codes.one_hot, codes.continuous))
-        gan = generator_loss(self.d_head(features), self.loss)
+        gan = losses.generator_loss(self.d_head(features), self.loss)
         cat, cont = self._bounds(_ScaleGrad.apply(features, self.info_weight), codes)
         return {"loss": gan - (cat + self.continuous_weight * cont), "generator_gan": gan.detach(),
                 "mi_categorical": cat.detach(), "mi_continuous": cont.detach()}
 
     def players(self) -> list[Player]:
         return [
-            Player("discriminator", [self.body, self.d_head], self.discriminator_step,
+            Player("discriminator", [self.body, self.d_head], self.discriminator_loss,
                    adam(self.lr_discriminator, self.betas)),
-            Player("generator", [self.generator, self.q_head], self.generator_step,
+            Player("generator", [self.generator, self.q_head], self.generator_loss,
                    adam(self.lr_generator, self.betas), needs_data=False),
         ]
 

@@ -17,7 +17,7 @@ from torch import nn
 
 from .._validation import check_positive
 from ..divergences import mmd2
-from ..train import Player
+from ..player import Player
 from .base import LatentSampler, adam
 
 
@@ -142,7 +142,7 @@ class MomentMatching(LatentSampler):
             )
         return {name: ((s(x) - s(y)) ** 2).sum() for name, s in zip(self.names, self.statistics)}
 
-    def generator_step(self, batch) -> dict[str, torch.Tensor]:
+    def generator_loss(self, batch) -> dict[str, torch.Tensor]:
         # Update G: minimise sum_s w_s || stat_s(G(z)) - stat_s(x) ||^2 on a data minibatch.
         data = _flat_batch(batch)
         errors = self.discrepancies(self.rsample(len(data)), data)
@@ -153,7 +153,7 @@ class MomentMatching(LatentSampler):
         return {"loss": loss, **{name: e.detach() for name, e in errors.items()}}
 
     def players(self) -> list[Player]:
-        return [Player("generator", [self.generator], self.generator_step, adam(self.lr, self.betas))]
+        return [Player("generator", [self.generator], self.generator_loss, adam(self.lr, self.betas))]
 
 
 class GMMN(LatentSampler):
@@ -218,7 +218,7 @@ class GMMN(LatentSampler):
         """The MMD^2 estimate this model minimises, between ``samples`` and ``data`` (scalar)."""
         return mmd2(_flat_batch(samples), _flat_batch(data), bandwidth=self.bandwidths, unbiased=self.unbiased)
 
-    def generator_step(self, batch) -> dict[str, torch.Tensor]:
+    def generator_loss(self, batch) -> dict[str, torch.Tensor]:
         # Update G: minimise sqrt(MMD^2(G(z), x)) on a data minibatch and as many samples.
         data = _flat_batch(batch)
         m2 = self.mmd2(self.rsample(len(data)), data)
@@ -226,4 +226,4 @@ class GMMN(LatentSampler):
         return {"loss": loss, "mmd2": m2.detach()}
 
     def players(self) -> list[Player]:
-        return [Player("generator", [self.generator], self.generator_step, adam(self.lr, self.betas))]
+        return [Player("generator", [self.generator], self.generator_loss, adam(self.lr, self.betas))]

@@ -15,8 +15,8 @@ from torch import distributions as D
 from torch import nn
 
 from .._validation import check_module, check_positive, check_tensor
-from ..losses import discriminator_loss
-from ..train import Player
+from .. import losses
+from ..player import Player
 from .base import adam
 
 Reference = D.Distribution | torch.Tensor | Callable[[int], torch.Tensor]
@@ -93,7 +93,7 @@ class RatioEstimator(nn.Module):
         """Estimated class posterior ``p(x) / (p(x) + q(x))``, shape ``(N,)``."""
         return torch.sigmoid(self(x))
 
-    def loss(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
+    def classifier_loss(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
         """Binary cross-entropy (nats) of data (label 1) against as many reference samples (label 0)."""
         if isinstance(batch, (tuple, list)):
             batch = batch[0]  # labelled data: the labels are not used
@@ -105,7 +105,7 @@ class RatioEstimator(nn.Module):
             )
         real, fake = self(batch), self(ref)
         accuracy = 0.5 * ((real > 0).float().mean() + (fake < 0).float().mean())
-        return {"loss": discriminator_loss(real, fake, "minimax"), "accuracy": accuracy.detach()}
+        return {"loss": losses.discriminator_loss(real, fake, "minimax"), "accuracy": accuracy.detach()}
 
     def players(self) -> list[Player]:
-        return [Player("classifier", [self.classifier], self.loss, adam(self.lr, self.betas))]
+        return [Player("classifier", [self.classifier], self.classifier_loss, adam(self.lr, self.betas))]

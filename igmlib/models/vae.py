@@ -29,7 +29,7 @@ from torch import nn
 
 from .._validation import check_choice, check_module, check_positive, check_positive_int, check_tensor, shape_str
 from ..divergences import gaussian_kl
-from ..train import Player
+from ..player import Player
 from .base import LatentSampler, adam
 
 LIKELIHOODS = ("bernoulli", "gaussian")
@@ -309,7 +309,7 @@ class VAE(_LatentVariableModel):
         return torch.logsumexp(torch.stack(parts), dim=0) - math.log(k)
 
     # ---- training -------------------------------------------------------------------------------------
-    def loss(self, batch) -> dict[str, torch.Tensor]:
+    def model_loss(self, batch) -> dict[str, torch.Tensor]:
         # Update encoder and decoder together: maximise the mean ELBO (one reparameterised sample).
         x = batch[0] if isinstance(batch, (tuple, list)) else batch
         rec, kl = self.elbo_terms(x)
@@ -318,4 +318,4 @@ class VAE(_LatentVariableModel):
                 "reconstruction": rec.mean().detach()}
 
     def players(self) -> list[Player]:
-        return [Player("model", [self], self.loss, adam(self.lr, self.betas))]
+        return [Player("model", [self], self.model_loss, adam(self.lr, self.betas))]
