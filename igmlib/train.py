@@ -16,6 +16,7 @@ unit in :mod:`igmlib._loop`, :mod:`igmlib.checkpoint` and :mod:`igmlib._distribu
 """
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Sequence
 
@@ -25,7 +26,7 @@ from . import _distributed
 from ._loop import AMP_MODES, GradientGate, LogBuffer, batch_sampler, loss_functions, make_update, model_device
 from ._validation import check_positive_int
 from .callbacks import TrainState
-from .checkpoint import resume as resume_from, rng_state, save_checkpoint
+from .checkpoint import non_finite, resume as resume_from, rng_state, save_checkpoint
 from .player import OptimizerFactory, Player, Trainable, check_trainable
 from .runtime import progress_enabled
 
@@ -51,6 +52,7 @@ def fit(
     checkpoint: str | os.PathLike | None = None,
     checkpoint_every: int = 500,
     resume: str | os.PathLike | None = None,
+    new_hyperparameters: bool = False,
     progress: bool | None = None,
     amp: bool | str = False,
     compile: bool | dict = False,
@@ -81,7 +83,14 @@ def fit(
         checkpoint: file to write a checkpoint to every ``checkpoint_every`` steps and at the end.
         checkpoint_every: steps between checkpoints.
         resume: a checkpoint written by ``fit``; training continues exactly as the uninterrupted
-            run would have (same minibatches, same losses).
+            run would have (same minibatches, same losses). The run must match the one that wrote
+            it (model class, players, batch size, seed, optimizers and their settings); see
+            ``new_hyperparameters`` to change learning rates on purpose.
+        new_hyperparameters: with ``resume``, continue with *this* run's optimizer settings
+            (learning rates, betas ...) and total ``steps`` instead of refusing when they differ
+            from the checkpoint's: e.g. after :class:`TrainingDiverged`, build the model with a
+            lower ``lr`` (or pass ``optimizers=``) and resume from the last good checkpoint. The
+            optimizers keep their state (Adam's moments); a schedule keeps its progress.
         progress: show a tqdm progress bar; ``None`` follows ``$IGM_PROGRESS`` (default on).
         amp: ``"bf16"`` runs each player's loss under ``torch.autocast(device_type, torch.bfloat16)``
             (matrix products and convolutions in bfloat16, backward outside autocast; no loss
@@ -112,9 +121,12 @@ def fit(
         TypeError / ValueError: bad arguments (a model that is not :class:`igmlib.Trainable`, an
             unknown player in ``optimizers``, batch larger than the data, a resumed checkpoint with
             another model or config, unknown ``amp``).
-        TrainingDiverged: a loss became NaN/Inf; the error names the first bad step, its history
-            ends before it and the last good checkpoint (written only at steps whose losses were
-            checked finite) is kept.
+        igmlib.checkpoint.CheckpointError (a ValueError): ``resume`` names a file that is missing,
+            corrupt, foreign, or written by a run with other settings.
+        TrainingDiverged: a loss, a parameter or an optimizer state became NaN/Inf; the error names
+            the first bad step, its history ends before it and the last good checkpoint (written
+            only when the losses, the parameters and the optimizer states were checked finite) is
+            kept.
     """
     _check_arguments(steps, batch_size, checkpoint_every, sync_every, amp, seed)
     players = check_trainable(model)
@@ -129,7 +141,7 @@ def fit(
     start, history = 0, {}
     if resume is not None:
         start, history = resume_from(resume, model=model, optimizers=opts, schedulers=schedulers, config=config,
-                                     rank=rank, device=device)
+                                     steps=steps, rank=rank, device=device, new_hyperparameters=new_hyperparameters)
     elif seed is not None:
         torch.manual_seed(seed + (rank or 0))
     draw = batch_sampler(data, batch_size, device)
@@ -232,24 +244,32 @@ class _Recorder:
             callback(state)
             self.gate.invalidate()  # a callback may have changed requires_grad flags (e.g. sampling)
         if save:
+            bad = non_finite(state)  # finite losses do not prove finite parameters
+            if bad:
+                raise self._diverged(done, {name: math.nan for name in bad})
             rng_ranks = _distributed.gather_objects(rng_state()) if self.ddp is not None else None
             if self.is_main:
-                save_checkpoint(self.checkpoint, state, self.config, self.schedulers, rng_ranks=rng_ranks)
+                save_checkpoint(self.checkpoint, state, self.config, self.schedulers, steps=self.steps,
+                                rng_ranks=rng_ranks)
             self.last_checkpoint = self.checkpoint
 
     def _flush(self, done: int) -> None:
         bad = self.log.flush()
         if bad is not None:
-            bad_step, values = bad
-            where = f"the last good checkpoint is {self.last_checkpoint}" if self.last_checkpoint else (
-                "no checkpoint was written: pass checkpoint=... to keep one")
-            raise TrainingDiverged(
-                f"training diverged at step {bad_step}: non-finite losses {values}; {where}. "
-                "Lower the learning rate or add a regulariser.",
-                step=bad_step, player=next(iter(values)), history=self.history, checkpoint=self.last_checkpoint,
-            )
+            raise self._diverged(*bad)
         if done % 50 == 0 and self.show is not False and self.is_main:
             self._bar.set_postfix({k: f"{v[-1]:.3g}" for k, v in self.history.items()}, refresh=False)
+
+    def _diverged(self, step: int, values: dict[str, float]) -> TrainingDiverged:
+        if self.last_checkpoint:
+            how = (f"the last good checkpoint is {self.last_checkpoint}: lower the learning rate (the model's lr, or "
+                   f"optimizers=...) and resume with fit(..., resume={str(self.last_checkpoint)!r}, "
+                   "new_hyperparameters=True), or add a regulariser")
+        else:
+            how = "no checkpoint was written (pass checkpoint=... to keep one): lower the learning rate or add a regulariser"
+        return TrainingDiverged(f"training diverged at step {step}: non-finite values {values}; {how}.",
+                                step=step, player=next(iter(values)), history=self.history,
+                                checkpoint=self.last_checkpoint)
 
     def close(self) -> None:
         if self._bar is not None:
