@@ -22,6 +22,51 @@ def model_device(model: nn.Module) -> torch.device:
     return p.device if p is not None else torch.device("cpu")
 
 
+def model_dtype(model: nn.Module) -> torch.dtype | None:
+    """The dtype of the model's first floating-point parameter, or ``None``."""
+    return next((p.dtype for p in model.parameters() if p.is_floating_point()), None)
+
+
+def checked_first_batch(draw: Callable[[], Batch], dtype: torch.dtype | None) -> Callable[[], Batch]:
+    """``draw`` whose first minibatch is checked (once, one host sync): floating point, of the model's
+    dtype, and finite. Later minibatches are not checked (no host sync in the loop).
+
+    Raises:
+        TypeError: integer, boolean or complex data, or float data of another precision than the model.
+        ValueError: NaN or infinite values in the first minibatch.
+    """
+    checked = False
+
+    def first():
+        nonlocal checked
+        batch = draw()
+        if not checked:
+            checked = True
+            x = batch_data_tensor(batch)
+            _check_data_tensor(x, dtype)
+        return batch
+
+    return first
+
+
+def batch_data_tensor(batch: Batch) -> torch.Tensor:
+    return batch[0] if isinstance(batch, (tuple, list)) else batch
+
+
+def _check_data_tensor(x, dtype: torch.dtype | None, where: str = "found in the first minibatch") -> None:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"a data minibatch must be a tensor or a tuple of tensors, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise TypeError(f"data must be floating point, got {x.dtype}: convert them first, e.g. data.float() "
+                        "(images as pixels in [-1, 1])")
+    if dtype is not None and x.dtype != dtype:
+        raise TypeError(f"data are {x.dtype} but the model's parameters are {dtype}: convert one of them, "
+                        f"e.g. data.to({dtype}) or model.to({x.dtype})")
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError(f"the data contain NaN or infinite values ({where}): "
+                         "clean them, e.g. data[torch.isfinite(data).flatten(1).all(1)]")
+
+
 # ------------------------------------------------------------------------------------ minibatches
 def batch_sampler(data, batch_size: int, device: torch.device) -> Callable[[], Batch]:
     """Return a function drawing one minibatch of ``data`` on ``device`` from torch's global RNG.
@@ -41,6 +86,7 @@ def batch_sampler(data, batch_size: int, device: torch.device) -> Callable[[], B
     if isinstance(data, torch.Tensor):
         data = (data,)
     if isinstance(data, tuple) and data and all(isinstance(t, torch.Tensor) for t in data):
+        _check_data_tensor(data[0], None, "found in the data tensor")  # all of it, once
         return _tensor_sampler(data, batch_size, device)
     if callable(data):
         def draw():
@@ -132,9 +178,11 @@ def make_update(player: Player, optimizer: torch.optim.Optimizer, world_size: in
 AMP_MODES = (False, None, "bf16")
 
 
-def loss_functions(players: Sequence[Player], device: torch.device, amp, compile) -> dict[str, Callable]:
+def loss_functions(model: nn.Module, players: Sequence[Player], device: torch.device, amp, compile) -> dict[str, Callable]:
     """Each player's loss as ``fn(batch) -> {"loss": scalar, ...}``, compiled with ``torch.compile``
-    if asked and run under bfloat16 autocast for ``amp="bf16"``."""
+    if asked and run under bfloat16 autocast for ``amp="bf16"``. The dict's entries replace
+    themselves after their first call, which turns a shape error into a message naming the
+    player, the minibatch's shape and the model's networks (:func:`_explain`)."""
     def wrap(player: Player) -> Callable:
         loss = player.loss
         if compile:
@@ -144,9 +192,51 @@ def loss_functions(players: Sequence[Player], device: torch.device, amp, compile
             with (torch.autocast(device.type, dtype=torch.bfloat16) if amp else contextlib.nullcontext()):
                 return _as_loss_dict(loss(batch), player)
 
-        return run
+        def first(batch):  # the first call explains a shape error; later calls run bare
+            entered = []  # the model's networks in the order the loss calls them
+            hooks = [] if compile else [m.register_forward_pre_hook(lambda *_, name=name: entered.append(name))
+                                        for name, m in model.named_children()]
+            try:
+                out = run(batch)
+            except RuntimeError as err:
+                explained = _explain(err, player, batch, model, entered[-1] if entered else None)
+                if explained is None:
+                    raise
+                raise explained from err
+            finally:
+                for hook in hooks:
+                    hook.remove()
+            calls[player.name] = run
+            return out
 
-    return {p.name: wrap(p) for p in players}
+        return first
+
+    calls = {}
+    calls.update({p.name: wrap(p) for p in players})
+    return calls
+
+
+_SHAPE_ERRORS = ("shapes cannot be multiplied", "size mismatch", "must match the size", "expected input",
+                 "Expected", "channels", "shape", "dimension")
+
+
+def _explain(err: RuntimeError, player: Player, batch, model: nn.Module, network: str | None) -> ValueError | None:
+    """A shape error of the first update, with what met: the player, the minibatch and the networks
+    (``None`` for other errors)."""
+    if not any(s in str(err) for s in _SHAPE_ERRORS):
+        return None
+    what = f"a minibatch of shape {tuple(batch_data_tensor(batch).shape)}" if isinstance(batch_data_tensor(batch), torch.Tensor) \
+        else f"the batch size {batch}"
+    latent = getattr(model, "latent_dim", None)
+    nets = ", ".join(f"{name} ({type(m).__name__})" for name, m in model.named_children())
+    return ValueError(
+        f"player {player.name!r} could not compute its loss on {what}"
+        + (f" with latent_dim = {latent}" if latent is not None else "")
+        + (f"; the error came from the {network}" if network else "")
+        + f": {err}. Check that the networks fit together: {nets}. The generator (or decoder) must take "
+        "latent_dim inputs and output samples shaped like the data; the discriminator, critic or encoder must "
+        "take data-shaped inputs."
+    )
 
 
 def _as_loss_dict(out, player: Player) -> dict[str, torch.Tensor]:

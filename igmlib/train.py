@@ -23,7 +23,8 @@ from collections.abc import Callable, Sequence
 import torch
 
 from . import _distributed
-from ._loop import AMP_MODES, GradientGate, LogBuffer, batch_sampler, loss_functions, make_update, model_device
+from ._loop import (AMP_MODES, GradientGate, LogBuffer, batch_sampler, checked_first_batch, loss_functions, make_update,
+                    model_device, model_dtype)
 from ._validation import check_positive_int
 from .callbacks import TrainState
 from .checkpoint import non_finite, resume as resume_from, rng_state, save_checkpoint
@@ -113,6 +114,10 @@ def fit(
             are detected at these copies (and at checkpoints, the end and callbacks that need the
             history), so a diverging run stops up to ``sync_every - 1`` steps after the bad step.
 
+    The first minibatch is checked (floating point, the model's dtype, finite; a tensor ``data`` is
+    checked whole), and a shape error in a player's first loss is reported with the minibatch's shape,
+    ``latent_dim`` and the model's networks. Later steps run unchecked: no host synchronisation.
+
     Returns:
         The history: ``{loss name: [value at step 1, step 2, ...]}``; the name is the player's for
         its minimised loss (e.g. ``"discriminator"``) and the reported name for extras.
@@ -144,8 +149,8 @@ def fit(
                                      steps=steps, rank=rank, device=device, new_hyperparameters=new_hyperparameters)
     elif seed is not None:
         torch.manual_seed(seed + (rank or 0))
-    draw = batch_sampler(data, batch_size, device)
-    losses = loss_functions(players, device, amp, compile)
+    draw = checked_first_batch(batch_sampler(data, batch_size, device), model_dtype(model))
+    losses = loss_functions(model, players, device, amp, compile)
     updates = {p.name: make_update(p, opts[p.name], None if ddp is None else ddp.world_size) for p in players}
     gate = GradientGate(model, players)
     if ddp is not None:  # identical parameters and buffers on every rank

@@ -295,6 +295,24 @@ def test_snapshots_use_the_same_latents_each_time():
         (lambda: igm.fit(Location(), TARGET, steps=2, batch_size=2.0), TypeError, r"batch_size must be an int"),
         (lambda: igm.fit(Location(), TARGET, steps=2, checkpoint_every=0), ValueError, r"checkpoint_every must be > 0"),
         (lambda: igm.Snapshots(every=0), ValueError, r"every must be > 0"),
+        (lambda: igm.fit(Location(), torch.randint(0, 3, (10, 1)), steps=2, batch_size=4), TypeError,
+         r"data must be floating point, got torch.int64: convert them first, e.g. data.float\(\)"),
+        (lambda: igm.fit(Location(), torch.zeros(10, 1, dtype=torch.bool), steps=2, batch_size=4), TypeError,
+         r"data must be floating point, got torch.bool"),
+        (lambda: igm.fit(Location(), torch.randn(10, 1).double(), steps=2, batch_size=4), TypeError,
+         r"data are torch.float64 but the model's parameters are torch.float32: convert one of them"),
+        (lambda: igm.fit(Location(), torch.full((10, 1), math.nan), steps=2, batch_size=4), ValueError,
+         r"the data contain NaN or infinite values \(found in the data tensor\)"),
+        (lambda: igm.fit(Location(), lambda n: torch.full((n, 1), math.inf), steps=2, batch_size=4), ValueError,
+         r"NaN or infinite values \(found in the first minibatch\)"),
+        (lambda: igm.fit(GAN(MLP(3, 2), MLP(2, 1), latent_dim=2), igm.data.ring(), steps=2), ValueError,
+         r"player 'discriminator' could not compute its loss on a minibatch of shape \(256, 2\) with latent_dim = 2; "
+         r"the error came from the generator: mat1 and mat2 shapes cannot be multiplied"),
+        (lambda: igm.fit(GAN(MLP(2, 2), MLP(3, 1), latent_dim=2), igm.data.ring(), steps=2), ValueError,
+         r"the error came from the discriminator: .*Check that the networks fit together: generator \(MLP\), "
+         r"discriminator \(MLP\)"),
+        (lambda: igm.fit(Location(), TARGET, steps=2, seed=-1), ValueError, r"seed must be >= 0, got -1"),
+        (lambda: igm.fit(Location(), TARGET, steps=2, seed=1.5), TypeError, r"seed must be an int, got float"),
     ],
 )
 def test_fit_bad_input(call, error, match):
