@@ -6,8 +6,9 @@ Usage:
     python benchmarks/quality.py --budget full --csv runs.csv --markdown table.md
     python benchmarks/quality.py --models gan,wgan_gp --problems ring --seeds 0,1,2 --steps 3000
 
-The models, their settings and the metrics are those of :mod:`igmlib.zoo` (the chapter
-"Evaluating and comparing implicit models" computes the same table on a smaller budget).
+The models and their settings are those of :mod:`igmlib.book.zoo`, the metrics those of
+:mod:`igmlib.book.evaluation` (the chapter "Evaluating and comparing implicit models" computes the
+same table on a smaller budget).
 Run with ``OMP_NUM_THREADS=1`` on a shared machine.
 """
 from __future__ import annotations
@@ -45,7 +46,7 @@ def markdown(rows: list[dict], header_line: str) -> str:
     parts = [header_line, ""]
     for problem, columns in (("ring", TOY_COLUMNS), ("grid", TOY_COLUMNS), ("digits", DIGIT_COLUMNS)):
         if any(r["problem"] == problem for r in rows):
-            table, header = igm.zoo.summarize(rows, columns, problem=problem)
+            table, header = igm.book.summarize(rows, columns, problem=problem)
             parts += [f"**{problem}** ({rows[[r['problem'] for r in rows].index(problem)]['steps']} steps per run)", ""]
             parts += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
             parts += ["| " + " | ".join(map(str, row)) + " |" for row in table] + [""]
@@ -57,8 +58,8 @@ def main(argv=None) -> int:
     parser.add_argument("--budget", choices=sorted(BUDGETS), default="quick")
     parser.add_argument("--seeds", help="comma-separated seeds (default: the budget's)")
     parser.add_argument("--steps", type=int, help="training steps per run on every problem (default: the budget's)")
-    parser.add_argument("--models", default=",".join(igm.zoo.MODELS), help="comma-separated names (default: all)")
-    parser.add_argument("--problems", default=",".join(igm.zoo.PROBLEMS), help="comma-separated (default: all)")
+    parser.add_argument("--models", default=",".join(igm.book.zoo.MODELS), help="comma-separated names (default: all)")
+    parser.add_argument("--problems", default=",".join(igm.book.zoo.PROBLEMS), help="comma-separated (default: all)")
     parser.add_argument("--samples", type=int, help="model samples per evaluation (default: the budget's)")
     parser.add_argument("--csv", type=Path, help="write one row per run here")
     parser.add_argument("--markdown", type=Path, help="write the summary table here")
@@ -73,7 +74,7 @@ def main(argv=None) -> int:
     device = torch.device(args.device) if args.device else igm.device()
     os.environ.setdefault("IGM_PROGRESS", "1")  # show the bar over the runs
     start = time.perf_counter()
-    rows = igm.zoo.leaderboard(names, problems, seeds, steps, n=args.samples or n, device=device)
+    rows = igm.book.leaderboard(names, problems, seeds, steps, n=args.samples or n, device=device)
     total = time.perf_counter() - start
     header = (f"Budget {args.budget}: seeds {seeds}, {args.samples or n} samples per evaluation, "
               f"{len(rows)} runs in {total:.0f} s. Machine: {machine(device)}.")

@@ -419,7 +419,7 @@ def plain_avb(model, data, batch, steps):
     dev = device_of(model)
     draw = plain_sampler(data, batch, dev)
     optT = adam([netT], model.lr_adversary, model.betas)
-    optM = adam([netE, netDec, model.likelihood], model.lr, model.betas)
+    optM = adam([netE, netDec, model.observation], model.lr, model.betas)
 
     def encode(x):
         return netE(torch.cat([x, torch.randn(batch, model.noise_dim, device=dev)], 1))

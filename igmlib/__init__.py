@@ -8,9 +8,9 @@ Quick tour::
     history = igm.fit(model, data, steps=igm.budget(full=5000, quick=50), seed=0)
     igm.metrics.mode_coverage(model.sample(2500), data)
 """
-from . import data, divergences, dynamics, losses, metrics, models, nets, penalties, plot, pushforward, zoo
+from . import classifiers, data, divergences, dynamics, losses, metrics, models, nets, penalties, plot, pushforward
 from .callbacks import Snapshots, TrainState
-from .checkpoint import load_checkpoint
+from .checkpoint import CheckpointError, load_checkpoint
 from .player import Player, Trainable, batch_data, linear_decay
 from .runtime import budget, device, is_quick, seed_everything
 from .train import TrainingDiverged, fit
@@ -18,16 +18,16 @@ from .train import TrainingDiverged, fit
 __version__ = "0.1.0"
 
 __all__ = [
-    "Player", "Snapshots", "TrainState", "Trainable", "TrainingDiverged", "batch_data", "budget", "data", "device", "divergences", "dynamics", "fit",
+    "CheckpointError", "Player", "Snapshots", "TrainState", "Trainable", "TrainingDiverged", "batch_data", "budget", "classifiers", "data", "device", "divergences", "dynamics", "fit",
     "is_quick", "linear_decay", "load_checkpoint", "losses", "metrics", "models", "nets", "penalties", "plot", "pushforward", "seed_everything",
-    "zoo",
 ]
 
 
 def __getattr__(name):
-    # igm.widgets needs ipywidgets (the [book] extra): import it only when first used
-    if name == "widgets":
+    # igm.book (the book's zoo, evaluation harness, tables and widgets) is not part of the library:
+    # imported only when first used, and no other module of igmlib imports it
+    if name == "book":
         import importlib
 
-        return importlib.import_module(".widgets", __name__)
+        return importlib.import_module(".book", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -11,11 +11,12 @@ with batch ``R * B`` (the ranks' batches concatenated).
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import NamedTuple
 
 import torch
+
+from .runtime import missing_launcher_variables
 
 
 class Context(NamedTuple):
@@ -48,7 +49,7 @@ def setup(distributed: bool | None, device: torch.device) -> Context | None:
     if not dist.is_initialized():
         if not distributed:
             return None
-        missing = [v for v in ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT") if v not in os.environ]
+        missing = missing_launcher_variables()
         if missing:
             raise RuntimeError(
                 f"distributed=True needs the environment of a launcher; {', '.join(missing)} not set: "

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+import numpy as np
 import torch
 
 
@@ -122,3 +123,92 @@ def check_module(module, name: str):
     if not isinstance(module, nn.Module):
         raise TypeError(f"{name} must be a torch.nn.Module, got {type(module).__name__}")
     return module
+
+
+def check_image_size(image_size: int) -> int:
+    """Check that ``image_size`` (the side of square images in pixels) is an int > 0 divisible by 4,
+    as the convolutional nets of :mod:`igmlib.nets` need (two stride-2 layers).
+
+    Raises:
+        TypeError: not an int.
+        ValueError: not positive, or not divisible by 4.
+    """
+    check_positive_int(image_size, "image_size")
+    if image_size % 4:
+        raise ValueError(f"image_size must be divisible by 4 (e.g. 8, 28, 32), got {image_size}")
+    return image_size
+
+
+def check_labels(labels, name: str, n: int | None = None, *, per: str = "image") -> np.ndarray:
+    """Check integer class labels (a tensor, an array or a list) and return them as a 1-D NumPy array.
+
+    Args:
+        labels: the labels.
+        name: the argument's name, used in the error message.
+        n: the required number of labels, or None.
+        per: what each label belongs to, for the message (``"image"``, ``"row of features"``).
+
+    Raises:
+        TypeError: the labels are not integers (floats, e.g. ``torch.float32``).
+        ValueError: empty, not 1-D, or not ``n`` of them.
+    """
+    if isinstance(labels, torch.Tensor):
+        if labels.is_floating_point() or labels.is_complex():
+            raise TypeError(f"{name} must hold integer class labels, got dtype {labels.dtype}: use {name}.long()")
+        labels = labels.detach().cpu().numpy()
+    labels = np.asarray(labels)
+    if labels.size == 0:
+        raise ValueError(f"{name} is empty: pass at least one label")
+    if labels.dtype.kind not in "iub":
+        raise TypeError(f"{name} must hold integer class labels, got dtype {labels.dtype}")
+    if labels.ndim != 1:
+        raise ValueError(f"{name} must be 1-D (N,), got shape {shape_str(labels.shape)}: use {name}.reshape(-1)")
+    if n is not None and len(labels) != n:
+        raise ValueError(f"{name} must have shape ({n},), one label per {per}, got {shape_str(labels.shape)}")
+    return labels
+
+
+def check_event_shape(event_shape, name: str = "event_shape", *, optional: bool = False) -> tuple[int, ...] | None:
+    """Check the shape of one data point, e.g. ``(2,)`` or ``(1, 8, 8)`` (an int ``d`` means ``(d,)``).
+
+    Returns:
+        The shape as a tuple of ints, or ``None`` if ``event_shape`` is ``None`` and ``optional``.
+
+    Raises:
+        TypeError: an entry is not an int.
+        ValueError: a non-positive entry, no dimension at all, or ``None`` where a shape is required.
+    """
+    if event_shape is None:
+        if optional:
+            return None
+        raise ValueError(f"{name} is required: the shape of one data point, e.g. (2,) or (1, 8, 8)")
+    if isinstance(event_shape, int):
+        event_shape = (event_shape,)
+    shape = tuple(check_positive_int(s, f"{name} entry") for s in event_shape)
+    if not shape:
+        raise ValueError(f"{name} must have at least one dimension, e.g. (2,)")
+    return shape
+
+
+def check_batch(x, event_shape: Sequence[int] | None, name: str = "x") -> torch.Tensor:
+    """Check a batch of data points ``(N, *event_shape)`` and return its flat ``(N, D)`` view.
+
+    Args:
+        x: the batch.
+        event_shape: the shape of one data point, or ``None`` to accept any batch ``(N, ...)``.
+        name: the argument's name, used in the error message.
+
+    Raises:
+        TypeError: ``x`` is not a floating-point tensor.
+        ValueError: ``x`` is empty, not a batch (fewer than 2 dimensions when ``event_shape`` is
+            ``None``), or its points do not have ``event_shape``; the message says how to reshape.
+    """
+    check_tensor(x, name)
+    if event_shape is None:
+        if x.dim() < 2:
+            raise ValueError(f"{name} must be a batch (N, ...), got shape {shape_str(x.shape)}: "
+                             f"use {name}.reshape(1, -1) for one data point")
+    elif tuple(x.shape[1:]) != tuple(event_shape) or x.dim() != 1 + len(event_shape):
+        dims = ", ".join(str(s) for s in event_shape)
+        raise ValueError(f"{name} must have shape (N, {dims}), got {shape_str(x.shape)}: use {name}.reshape(-1, {dims})")
+    return x.reshape(len(x), -1)

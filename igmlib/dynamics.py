@@ -24,19 +24,17 @@ from collections.abc import Callable
 import torch
 
 from ._validation import check_choice, check_positive, check_positive_int
-from .losses import discriminator_loss
+from .losses import SYMMETRIC_LOSSES, discriminator_loss
 from .losses import generator_loss as gan_generator_loss
-from .penalties import gradient_penalty, r1_penalty, roth_penalty
+from .penalties import PENALTIES, gradient_penalty, r1_penalty, roth_penalty
 
-LOSSES = ("minimax", "non_saturating", "wasserstein")
-PENALTIES = ("r1", "gan_dp", "wgan_gp")
 MODES = ("simultaneous", "alternating")
 
 
 def _check_loss(loss):
     if callable(loss):
         return loss
-    return check_choice(loss, "loss", LOSSES)
+    return check_choice(loss, "loss", SYMMETRIC_LOSSES)
 
 
 def dirac_gan_losses(
@@ -239,7 +237,7 @@ def analytic_update_eigenvalues(a: float, c: float, lr: float, mode: str = "simu
 
 
 __all__ = [
-    "LOSSES", "MODES", "PENALTIES", "analytic_eigenvalues", "analytic_update_eigenvalues", "dirac_gan_losses",
+    "MODES", "analytic_eigenvalues", "analytic_update_eigenvalues", "dirac_gan_losses",
     "eigenvalues", "equilibrium_constants", "field_on_grid", "jacobian", "trajectory", "update", "update_jacobian",
     "vector_field",
 ]

@@ -25,8 +25,14 @@ import torch.nn.functional as F
 
 from ._validation import check_choice
 
-GAN_LOSSES = ("minimax", "non_saturating", "least_squares")  # the kinds of igmlib.models.GAN
+# The one registry of loss kinds: models, the Dirac-GAN and the tests take their names from here.
+#: The kinds of :class:`igmlib.models.GAN` (and InfoGAN).
+GAN_LOSSES = ("minimax", "non_saturating", "least_squares")
+#: Every kind :func:`discriminator_loss` and :func:`generator_loss` take.
 LOSSES = (*GAN_LOSSES, "wasserstein")
+#: The kinds whose value has the form ``V = f(l(x)) + f(-l(G(z)))`` (``f = log sigmoid``, or the
+#: identity for ``wasserstein``): the ones :mod:`igmlib.dynamics` analyses (LSGAN's is not of this form).
+SYMMETRIC_LOSSES = ("minimax", "non_saturating", "wasserstein")
 
 
 def _check_logits(logits: torch.Tensor, name: str) -> torch.Tensor:

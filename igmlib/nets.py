@@ -10,8 +10,10 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ._validation import check_choice, check_positive_int
+from ._validation import check_choice, check_image_size, check_positive_int
 
+#: The activations of igmlib, by name: every network (:class:`MLP`) and the 1-D push-forward
+#: networks (:func:`igmlib.pushforward.one_layer_network`, the book's widgets) take these names.
 ACTIVATIONS = {
     "relu": nn.ReLU,
     "leaky_relu": lambda: nn.LeakyReLU(0.2),
@@ -24,7 +26,11 @@ ACTIVATIONS = {
 
 
 def make_activation(name: str) -> nn.Module:
-    """A fresh activation module by name (one of :data:`ACTIVATIONS`)."""
+    """A fresh activation module by name (one of :data:`ACTIVATIONS`); elementwise, no parameters.
+
+    Raises:
+        TypeError / ValueError: ``name`` is not one of the names (the message lists them).
+    """
     return ACTIVATIONS[check_choice(name, "activation", ACTIVATIONS)]()
 
 
@@ -72,13 +78,6 @@ class MLP(nn.Sequential):
         self.in_features, self.out_features = in_features, out_features
 
 
-def _check_image_size(image_size: int) -> int:
-    check_positive_int(image_size, "image_size")
-    if image_size % 4:
-        raise ValueError(f"image_size must be divisible by 4 (e.g. 8, 28, 32), got {image_size}")
-    return image_size
-
-
 class ConvGenerator(nn.Module):
     """DCGAN-style generator: ``z -> (channels, image_size, image_size)`` with pixels in [-1, 1].
 
@@ -103,7 +102,7 @@ class ConvGenerator(nn.Module):
         check_positive_int(latent_dim, "latent_dim")
         check_positive_int(channels, "channels")
         check_positive_int(width, "width")
-        s = _check_image_size(image_size) // 4
+        s = check_image_size(image_size) // 4
         self.latent_dim, self.image_size, self.channels = latent_dim, image_size, channels
         self.project = nn.Sequential(
             nn.Linear(latent_dim, 2 * width * s * s), nn.BatchNorm1d(2 * width * s * s), nn.ReLU(),
@@ -139,7 +138,7 @@ class ConvDiscriminator(nn.Module):
         check_positive_int(channels, "channels")
         check_positive_int(width, "width")
         check_positive_int(out_features, "out_features")
-        s = _check_image_size(image_size) // 4
+        s = check_image_size(image_size) // 4
         self.image_size, self.channels = image_size, channels
         self.features = nn.Sequential(
             nn.Conv2d(channels, width, 4, stride=2, padding=1), nn.LeakyReLU(0.2),

@@ -30,6 +30,12 @@ from ._validation import check_module, check_positive, check_tensor, shape_str
 
 Critic = Callable[[torch.Tensor], torch.Tensor]
 
+# The one registry of penalty names: the models and the Dirac-GAN take their names from here.
+#: The penalties of a GAN's discriminator (``igmlib.models.GAN(penalty=...)``).
+GAN_PENALTIES = ("r1", "gan_dp")
+#: Every penalty name, WGAN-GP's included (``igmlib.models.WGAN(constraint="gp")``, :mod:`igmlib.dynamics`).
+PENALTIES = (*GAN_PENALTIES, "wgan_gp")
+
 
 def clip_weights(module: nn.Module, c: float = 0.01) -> None:
     """Clamp every parameter of ``module`` to ``[-c, c]``, in place (WGAN's weight clipping).

@@ -12,7 +12,7 @@ dimension: in ``d`` dimensions the set of preimages cannot be tabulated (the rea
 models have no tractable density).
 
 :func:`one_layer_network` builds the small scalar networks ``y = sum_j a_j act(w_j x + b_j)``
-that the book's first chapter and :mod:`igmlib.widgets` push a Gaussian through.
+that the book's first chapter and :mod:`igmlib.book.widgets` push a Gaussian through.
 """
 from __future__ import annotations
 
@@ -20,17 +20,9 @@ from collections.abc import Callable
 
 import torch
 import torch.distributions as D
-import torch.nn.functional as F
 
-from ._validation import check_choice, check_positive_int, check_tensor, shape_str
-
-ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
-    "tanh": torch.tanh,
-    "softplus": F.softplus,
-    "sigmoid": torch.sigmoid,
-    "relu": torch.relu,
-    "identity": lambda t: t,
-}
+from ._validation import check_positive_int, check_tensor, shape_str
+from .nets import make_activation
 
 
 def _base_range(base: D.Distribution, tail: float = 1e-9) -> tuple[float, float]:
@@ -226,7 +218,7 @@ def one_layer_network(a, w, b, *, activation: str = "tanh") -> Callable[[torch.T
         a: output weights, shape ``(H,)`` (numbers, a list or a tensor).
         w: input weights, shape ``(H,)``.
         b: hidden biases, shape ``(H,)``.
-        activation: one of ``identity, relu, sigmoid, softplus, tanh``.
+        activation: a name of :data:`igmlib.nets.ACTIVATIONS` (``tanh``, ``relu``, ``softplus``, ...).
 
     Shapes:
         the returned function maps ``x`` of any shape to the same shape.
@@ -237,7 +229,7 @@ def one_layer_network(a, w, b, *, activation: str = "tanh") -> Callable[[torch.T
     Raises:
         ValueError: ``a``, ``w``, ``b`` not 1-D of one length; unknown ``activation``.
     """
-    act = ACTIVATIONS[check_choice(activation, "activation", ACTIVATIONS)]
+    act = make_activation(activation)  # elementwise, no parameters
     params = [torch.as_tensor(v, dtype=torch.float64).reshape(-1) if not isinstance(v, torch.Tensor) else v.detach()
               for v in (a, w, b)]
     if len({p.numel() for p in params}) != 1 or any(p.dim() != 1 for p in params):

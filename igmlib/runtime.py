@@ -1,6 +1,7 @@
-"""Where code runs and how long it runs: device choice, seeding, and the book's budget switch.
+"""Where code runs, how long it runs and where it keeps files: device choice, seeding, random-state
+forks, the book's budget switch and the cache folder.
 
-Environment variables (the only ones igmlib reads):
+This module is the only one of igmlib that reads the environment. The variables it reads:
 
 ``IGM_DEVICE``
     Overrides :func:`device`, e.g. ``IGM_DEVICE=cpu``.
@@ -9,6 +10,22 @@ Environment variables (the only ones igmlib reads):
     runs in seconds under ``IGM_BUDGET=quick`` (what CI runs) and shows real results otherwise.
 ``IGM_PROGRESS``
     ``0`` hides the training progress bar (the book build sets it), ``1`` forces it on.
+``IGM_CACHE``
+    The folder of everything igmlib downloads or trains once and keeps (:func:`cache_dir`):
+    datasets in ``<dataset>/`` (:func:`igmlib.data.data_dir`), the reference classifier in
+    ``classifiers/`` (:func:`igmlib.classifiers.reference_classifier`); the book build keeps its
+    JavaScript downloads in ``npm/``. Default: pooch's per-user cache folder for igmlib
+    (``~/.cache/igmlib`` on Linux).
+``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR``, ``MASTER_PORT``
+    Set by ``torchrun``; ``fit(distributed=True)`` checks them (:func:`missing_launcher_variables`)
+    before ``torch.distributed`` reads them.
+
+The tests read three more, never igmlib: ``IGM_REQUIRE_BROWSER=1`` (the browser test must run, not
+skip), ``IGM_TEST_INDUCTOR=1`` (run the ``torch.compile`` test) and ``IGM_SKIP_FRESH_VENV=1`` (skip
+the fresh-venv install test).
+
+Global state: igmlib changes a global random state only where asked (``seed_everything``,
+``fit(seed=...)``); everything else that draws with a seed does so inside :func:`fork_rng`.
 """
 from __future__ import annotations
 
@@ -16,6 +33,7 @@ import contextlib
 import os
 import random
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -127,3 +145,26 @@ def progress_enabled() -> bool | None:
     if value == "":
         return None
     return value not in ("0", "false", "no", "off")
+
+
+def cache_dir() -> Path:
+    """The folder where igmlib keeps downloads and trained helpers: ``$IGM_CACHE`` if set, else
+    pooch's per-user cache folder for igmlib (``pooch.os_cache("igmlib")``, e.g. ``~/.cache/igmlib``).
+
+    Not created here: whoever writes into it creates its subfolder.
+    """
+    base = os.environ.get("IGM_CACHE", "").strip()
+    if base:
+        return Path(base).expanduser()
+    import pooch
+
+    return Path(pooch.os_cache("igmlib"))
+
+
+#: The variables a launcher (``torchrun``) sets for each process of a data-parallel run.
+LAUNCHER_VARIABLES = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
+
+
+def missing_launcher_variables() -> list[str]:
+    """The variables of :data:`LAUNCHER_VARIABLES` that are not set (``fit(distributed=True)`` needs all)."""
+    return [name for name in LAUNCHER_VARIABLES if name not in os.environ]

@@ -105,6 +105,37 @@ def test_log_likelihood_with_fitted_proposal_recovers_exact_marginal():
     assert small < -0.1 and abs(large) < 0.05, (small, large)
 
 
+def old_avb_log_likelihood(model, x, k, m, max_elements=2**22):
+    """AVB.log_likelihood as it was before the importance-sampling loop was shared with the VAE."""
+    flat = x.reshape(len(x), -1)
+    zs = model.posterior_sample(x, m)
+    mean = zs.mean(0)
+    centred = zs - mean
+    cov = torch.einsum("mni,mnj->nij", centred, centred) / (m - 1)
+    eye = torch.eye(model.latent_dim, dtype=flat.dtype)
+    proposal = D.MultivariateNormal(mean, scale_tril=torch.linalg.cholesky(cov + 1e-4 * eye))
+    prior = D.Normal(torch.zeros((), dtype=flat.dtype), 1.0)
+    block = max(1, min(k, max_elements // max(1, flat.numel())))
+    parts = []
+    for start in range(0, k, block):
+        z = proposal.sample((min(block, k - start),))
+        log_w = model.log_px_given_z(flat, z) + prior.log_prob(z).sum(-1) - proposal.log_prob(z)
+        parts.append(torch.logsumexp(log_w, dim=0))
+    return torch.logsumexp(torch.stack(parts), dim=0) - math.log(k)
+
+
+@torch.no_grad()
+@pytest.mark.parametrize("max_elements", [2**22, 40])  # one block; blocks of 3 samples
+def test_shared_importance_sampler_equals_the_previous_avb_loop(max_elements):
+    avb, _, exact = linear_gaussian_avb(encoder_shift=0.5)
+    x = exact.sample((4,))
+    torch.manual_seed(3)
+    old = old_avb_log_likelihood(avb, x, 10, 20, max_elements)
+    torch.manual_seed(3)
+    new = avb.log_likelihood(x, samples=10, fit_samples=20, max_elements=max_elements)
+    torch.testing.assert_close(new, old, rtol=0, atol=1e-12)
+
+
 def toy_avb(adversary_updates=1):
     """The AVB toy's networks at a small size: 4-D data, 2-D latent."""
     return AVB(igm.nets.MLP(4 + 8, 2, (16,)), igm.nets.MLP(2, 4, (16,)), igm.nets.MLP(4 + 2, 1, (16,)),
@@ -132,7 +163,12 @@ def test_shapes_and_sampling():
     with torch.no_grad():
         assert model.log_likelihood(x, samples=10, fit_samples=20).shape == (4,)
     assert model.reconstruct(x).shape == (4, 4)
-    assert model.sample(6).shape == (6, 4) and not model.sample(6).requires_grad
+    draws, means = model.sample(6), model.sample_mean(6)
+    assert draws.shape == means.shape == (6, 4) and not draws.requires_grad and not means.requires_grad
+    assert set(draws.unique().tolist()) <= {-1.0, 1.0}  # x ~ p(x): binary in igmlib's convention
+    assert float(means.abs().max()) < 1  # E[x | z] = 2 sigmoid(l) - 1
+    assert model.likelihood == "bernoulli" and not hasattr(model, "generator")
+    assert {p.name: p.modules for p in model.players()}["model"] == [model.encoder, model.decoder, model.observation]
 
 
 def test_gaussian_sampler_reshapes_for_image_encoders():

@@ -72,5 +72,5 @@ def test_chapter_pages_have_figures_and_a_colab_launch_button(built_book, chapte
     for src in re.findall(r'src="([^"]*_images/[^"]+\.png)"', html):
         assert (built_book / "book" / src).resolve().exists(), src
     assert f"blob/main/book/{chapter.stem}.ipynb" in html, "the Colab button must open the committed .ipynb"
-    if "igm.plot.table(" in chapter.read_text():  # Markdown tables computed in the notebook
+    if "igm.book.table(" in chapter.read_text():  # Markdown tables computed in the notebook
         assert "<table" in html and "| ---" not in html and "|---|" not in html, "a result table rendered as raw text"

@@ -354,8 +354,8 @@ def test_idx_dataset_loads_from_root(tmp_path, monkeypatch, no_network, dataset,
     assert -1 <= float(out.x.min()) and float(out.x.max()) <= 1
 
 
-def test_igm_data_sets_the_cache_folder(tmp_path, monkeypatch, no_network):
-    monkeypatch.setenv("IGM_DATA", str(tmp_path))
+def test_igm_cache_sets_the_data_folder(tmp_path, monkeypatch, no_network):
+    monkeypatch.setenv("IGM_CACHE", str(tmp_path))
     assert igm.data.data_dir("fashion_mnist") == tmp_path / "fashion_mnist"
     (tmp_path / "fashion_mnist").mkdir()
     arrays = fake_idx_files(tmp_path / "fashion_mnist", "fashion_mnist", monkeypatch)
@@ -366,7 +366,7 @@ def test_igm_data_sets_the_cache_folder(tmp_path, monkeypatch, no_network):
 def test_offline_without_files_says_where_to_put_them(tmp_path, no_network, dataset):
     with pytest.raises(OSError, match=rf"{dataset} needs its file train-images-idx3-ubyte.gz, which is not in "
                                       r".*ConnectionError: no network.*pass their folder as root=\.\.\., or set "
-                                      r"\$IGM_DATA\. The book's default data .* need no download"):
+                                      r"\$IGM_CACHE .*The book's default data .* need no download"):
         LOADERS[dataset]("train", root=tmp_path)
 
 

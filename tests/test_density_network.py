@@ -104,15 +104,50 @@ def test_shapes(head, kwargs, event_shape):
     assert model.sample_mean(6).shape == (6, *event_shape)
     cond = model.conditional(torch.randn(4, 3))
     assert cond.batch_shape == (4,) and cond.event_shape == (d,)
-    x = (torch.rand(7, *event_shape) > 0.5).float() if head == "bernoulli" else torch.randn(7, *event_shape)
+    x = torch.where(torch.rand(7, *event_shape) > 0.5, 1.0, -1.0) if head == "bernoulli" else torch.randn(7, *event_shape)
     ll = model.log_likelihood(x)
     assert ll.shape == (7,) and ll.dtype == torch.float32 and torch.isfinite(ll).all()
     loss = model.model_loss(x)["loss"]
     loss.backward()
     assert all(p.grad is not None for p in model.parameters())
-    if head == "bernoulli":
-        assert set(model.sample(50).unique().tolist()) <= {0.0, 1.0}
+    if head == "bernoulli":  # igmlib's pixel convention: draws in {-1, 1}, means in [-1, 1]
+        assert set(model.sample(50).unique().tolist()) <= {-1.0, 1.0}
+        assert float(model.sample_mean(50).abs().max()) < 1
 
+
+def test_vocabulary_decoder_and_likelihood():
+    model = DensityNetwork(nn.Linear(2, 3), 2, (3,), likelihood="gaussian")
+    assert not hasattr(model, "generator") and isinstance(model.decoder, nn.Linear)
+    assert model.likelihood == "gaussian"
+    assert set(model.state_dict()) == {"decoder.weight", "decoder.bias", "log_scale"}
+
+
+@torch.no_grad()
+def test_sample_draws_from_p_x_and_sample_mean_gives_the_means():
+    # on the same prior draws (same seed) sample - sample_mean is the observation noise sigma eps alone
+    model, exact, w, b = linear_gaussian(sigma=0.5)
+    torch.manual_seed(2)
+    draws = model.sample(200_000)
+    torch.manual_seed(2)
+    means = model.sample_mean(200_000)
+    noise = draws - means
+    torch.testing.assert_close(noise.var(0), torch.full((3,), 0.25), rtol=0, atol=0.005)
+    assert float(noise.mean(0).abs().max()) < 0.005
+    # sample is p(x) = N(b, W W^T + sigma^2 I); sample_mean has covariance W W^T
+    torch.testing.assert_close(torch.cov(draws.T), exact.covariance_matrix, rtol=0, atol=0.05)
+    torch.testing.assert_close(torch.cov(means.T), w @ w.T, rtol=0, atol=0.05)
+    torch.testing.assert_close(model(torch.zeros(2, 2)), b.expand(2, 3))
+
+
+def test_bernoulli_head_reads_data_in_minus_one_one():
+    torch.manual_seed(0)
+    model = DensityNetwork(nn.Linear(2, 4), 2, (4,), likelihood="bernoulli")
+    x, z = torch.where(torch.rand(5, 4) > 0.5, 1.0, -1.0), torch.randn(3, 2)
+    logits = model.decoder(z)  # (S, D)
+    log_p = D.Independent(D.Bernoulli(logits=logits), 1).log_prob(((x + 1) / 2)[:, None, :])  # (N, S)
+    expected = torch.logsumexp(log_p, dim=1) - math.log(3)
+    torch.testing.assert_close(model.log_likelihood(x, z=z), expected)
+    torch.testing.assert_close(model(z), 2 * torch.sigmoid(logits) - 1)
 
 def test_learned_scale_is_a_parameter_fixed_scale_is_not():
     learned = DensityNetwork(nn.Linear(1, 2), 1, (2,))
@@ -153,7 +188,7 @@ def _gauss(**kw):
         (lambda: _gauss(components=3), ValueError, "components is only used by the mixture head"),
         (lambda: _gauss(samples=0), ValueError, "samples must be > 0"),
         (lambda: _gauss(scale=-1.0), ValueError, "scale must be > 0"),
-        (lambda: DensityNetwork("net", 2, (2,)), TypeError, "network must be a torch.nn.Module"),
+        (lambda: DensityNetwork("net", 2, (2,)), TypeError, "decoder must be a torch.nn.Module"),
         (lambda: DensityNetwork.output_size("mixture", (2,)), ValueError, "needs components"),
     ],
 )
@@ -180,12 +215,15 @@ def test_bad_log_likelihood_input(call, error, match):
         call(_gauss())
 
 
-def test_bernoulli_rejects_non_binary_data_and_wrong_network_size():
+@pytest.mark.parametrize("x", [torch.rand(5, 1, 2, 2) * 2 - 1, (torch.rand(5, 1, 2, 2) > 0.5).float()],
+                         ids=["grey levels", "bits in {0, 1}"])
+def test_bernoulli_rejects_non_binary_data_and_wrong_network_size(x):
     model = DensityNetwork(nn.Linear(2, 4), 2, (1, 2, 2), likelihood="bernoulli")
-    with pytest.raises(ValueError, match=r"binarise images in \[-1, 1\] with \(x > 0\).float\(\)"):
-        model.log_likelihood(torch.rand(5, 1, 2, 2) * 2 - 1)
+    with pytest.raises(ValueError, match=r"needs binary data in \{-1, 1\} .*got values in .*"
+                                         r"torch.where\(x > 0, 1.0, -1.0\); map bits in \{0, 1\} with 2 \* x - 1"):
+        model.log_likelihood(x)
     wrong = DensityNetwork(nn.Linear(2, 5), 2, (1, 2, 2), likelihood="bernoulli")
-    with pytest.raises(ValueError, match=r"network output must have shape \(N, 4\)"):
+    with pytest.raises(ValueError, match=r"decoder output must have shape \(N, 4\)"):
         wrong.sample(3)
     with pytest.raises(NotImplementedError, match="use sample"):
         model.rsample(3)

@@ -136,12 +136,12 @@ def test_divergence_plot_and_picker():
 
     data = igm.data.gaussian_mixture([-2.0, 1.5], [0.5, 0.8])
     fits = {"kl": {"exact": (0.0, 1.8), "learned": (0.1, 1.7)}}
-    axes = igm.widgets.plot_f_divergence("kl", density=data, fits=fits)
+    axes = igm.book.widgets.plot_f_divergence("kl", density=data, fits=fits)
     assert len(axes) == 3 and len(axes[2].lines) == 2  # exact and learned Gaussians
-    assert len(igm.widgets.plot_f_divergence("gan")) == 2  # no fits: f and f* only
+    assert len(igm.book.widgets.plot_f_divergence("gan")) == 2  # no fits: f and f* only
     plt.close("all")
     pytest.importorskip("ipywidgets")
-    picker = igm.widgets.divergence_picker(density=data, fits=fits, names=["kl", "js"])
+    picker = igm.book.widgets.divergence_picker(density=data, fits=fits, names=["kl", "js"])
     assert picker.children[0].options == ("kl", "js")
     with pytest.raises(ValueError, match="unknown divergence 'kll'"):
-        igm.widgets.divergence_picker(names=["kll"])
+        igm.book.widgets.divergence_picker(names=["kll"])

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 import igmlib as igm
-from igmlib.models import InfoGAN, gaussian_information_bound, mutual_information_bound
+from igmlib.divergences import gaussian_information_bound, mutual_information_bound
+from igmlib.models import InfoGAN
 
 
 def small_infogan(latent_dim=4, categorical=10, continuous=2, **kwargs):
@@ -187,11 +188,11 @@ def test_code_widget_and_static_row():
     import matplotlib.pyplot as plt
 
     model = small_infogan().eval()
-    ax = igm.widgets.plot_infogan_codes(model, 3, [0.5, -1.0], noise=4)
+    ax = igm.book.widgets.plot_infogan_codes(model, 3, [0.5, -1.0], noise=4)
     assert ax.get_title() == "c = 3, u1 = +0.5, u2 = -1.0"
     plt.close(ax.figure)
-    widget = igm.widgets.infogan_code_explorer(model, noise=4)
+    widget = igm.book.widgets.infogan_code_explorer(model, noise=4)
     assert [c.description for c in widget.children[:-1]] == ["c", "u1", "u2"]
     plt.close("all")
     with pytest.raises(ValueError, match=r"continuous must hold 2 values"):
-        igm.widgets.plot_infogan_codes(model, 0, [0.0])
+        igm.book.widgets.plot_infogan_codes(model, 0, [0.0])

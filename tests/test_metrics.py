@@ -1,4 +1,5 @@
-"""Metrics: mode coverage, histogram KL, Frechet distance, inception score, the digits classifier."""
+"""Metrics: mode coverage, histogram KL, Frechet distance, inception score; the digits classifiers
+of igmlib.classifiers that the image metrics take."""
 import math
 
 import numpy as np
@@ -7,6 +8,7 @@ import torch
 from scipy import stats
 
 import igmlib as igm
+from igmlib.classifiers import reference_classifier
 from igmlib.metrics import (
     classifier_accuracy,
     classifier_frechet_distance,
@@ -17,7 +19,6 @@ from igmlib.metrics import (
     label_preservation,
     match_clusters,
     mode_coverage,
-    reference_classifier,
 )
 
 
@@ -210,7 +211,7 @@ def test_inception_score_between_one_and_classes():
 @pytest.mark.filterwarnings("ignore:Matrix is singular:scipy.linalg.LinAlgWarning")
 def test_train_classifier_on_digits():
     train, test = igm.data.digits("train"), igm.data.digits("test")
-    clf = igm.metrics.train_classifier(train, steps=150, seed=0)
+    clf = igm.classifiers.train_classifier(train, steps=150, seed=0)
     assert not clf.training
     assert clf.accuracy(test.x, test.y) > 0.9
     with torch.no_grad():
@@ -264,7 +265,27 @@ def test_reference_classifier_seed_gives_another_file(reference_cache):
 def test_reference_classifier_uses_igm_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("IGM_CACHE", str(tmp_path))
     reference_classifier(steps=5)
-    assert len(list(tmp_path.glob("reference_classifier_8px_seed0_*.pt"))) == 1
+    assert len(list((tmp_path / "classifiers").glob("reference_classifier_8px_seed0_*.pt"))) == 1
+
+
+def test_reference_classifier_says_on_stderr_when_it_trains(tmp_path, capsys):
+    reference_classifier(steps=5, cache_dir=tmp_path)
+    err = capsys.readouterr().err
+    [path] = tmp_path.glob("reference_classifier_8px_seed0_*.pt")
+    assert err.count("\n") == 1 and "training the reference classifier" in err and str(path) in err
+    reference_classifier(steps=5, cache_dir=tmp_path)  # cached: loads silently
+    assert capsys.readouterr().err == ""
+
+
+def test_reference_classifier_leaves_the_global_random_state_alone(tmp_path):
+    torch.manual_seed(5)
+    np.random.seed(5)
+    expected_torch, expected_numpy = torch.rand(3), np.random.rand(3)
+    torch.manual_seed(5)
+    np.random.seed(5)
+    reference_classifier(steps=5, cache_dir=tmp_path)  # trains
+    torch.testing.assert_close(torch.rand(3), expected_torch)
+    np.testing.assert_array_equal(np.random.rand(3), expected_numpy)
 
 
 @pytest.mark.parametrize(
@@ -310,8 +331,8 @@ def test_cluster_accuracy_known_confusion():
 
 @pytest.mark.parametrize(
     "true, pred, error, match",
-    [([0, 1], [0], ValueError, r"labels_pred must have 2 entries"),
-     (torch.zeros(3), [0, 1, 2], TypeError, r"labels_true must hold integer labels"),
+    [([0, 1], [0], ValueError, r"labels_pred must have shape \(2,\), one label per entry of labels_true"),
+     (torch.zeros(3), [0, 1, 2], TypeError, r"labels_true must hold integer class labels"),
      ([[0, 1]], [0, 1], ValueError, r"labels_true must be 1-D"),
      ([], [], ValueError, r"labels_true is empty")],
 )

@@ -3,6 +3,7 @@ import pytest
 import torch
 from torch import nn
 
+import igmlib as igm
 from igmlib.nets import MLP
 from igmlib.penalties import clip_weights, gradient_norms, gradient_penalty, interpolate, r1_penalty, roth_penalty
 
@@ -144,3 +145,22 @@ def test_r1_and_roth_gradcheck_in_the_parameters():
     w = torch.randn(4, 2, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda w: r1_penalty(net(w), real), (w,))
     assert torch.autograd.gradcheck(lambda w: roth_penalty(net(w), real, fake), (w,))
+
+
+def test_one_registry_of_penalty_and_loss_names():
+    from igmlib import dynamics, losses, penalties
+
+    assert dynamics.PENALTIES is penalties.PENALTIES and set(penalties.GAN_PENALTIES) < set(penalties.PENALTIES)
+    assert set(losses.SYMMETRIC_LOSSES) < set(losses.LOSSES) and set(losses.GAN_LOSSES) < set(losses.LOSSES)
+
+    def mlp(n_in, n_out):
+        return MLP(n_in, n_out, hidden=(4,))
+
+    for name in penalties.GAN_PENALTIES:
+        assert igm.models.GAN(mlp(2, 2), mlp(2, 1), 2, penalty=name).penalty == name
+    with pytest.raises(ValueError, match="unknown penalty 'wgan_gp'; choose one of: gan_dp, r1"):
+        igm.models.GAN(mlp(2, 2), mlp(2, 1), 2, penalty="wgan_gp")
+    for name in penalties.PENALTIES:
+        dynamics.dirac_gan_losses(torch.tensor(0.5), torch.tensor(0.5), penalty=name)
+    with pytest.raises(ValueError, match="unknown loss 'least_squares'"):
+        dynamics.dirac_gan_losses(torch.tensor(0.5), torch.tensor(0.5), loss="least_squares")

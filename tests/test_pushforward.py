@@ -8,6 +8,7 @@ from scipy import stats
 from scipy.integrate import trapezoid
 
 import igmlib as igm
+from igmlib.nets import ACTIVATIONS, make_activation
 from igmlib.pushforward import one_layer_network, pushforward_density
 
 F64 = torch.float64
@@ -142,6 +143,22 @@ def test_one_layer_network_matches_the_formula():
     assert one_layer_network([1.0], [1.0], [0.0])(x.double()).dtype == F64
 
 
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_one_layer_network_takes_every_activation_of_the_one_registry(name):
+    # one registry (igmlib.nets.ACTIVATIONS) serves the MLPs, the push-forward networks and the widgets
+    x = torch.linspace(-2, 2, 9, dtype=F64)
+    want = 2.0 * make_activation(name)(0.5 * x - 0.1)
+    torch.testing.assert_close(one_layer_network([2.0], [0.5], [-0.1], activation=name)(x), want)
+    y = torch.linspace(-0.5, 0.5, 5, dtype=F64) + 0.01
+    assert bool(torch.isfinite(pushforward_density(one_layer_network([1.0], [1.0], [0.0], activation=name),
+                                                   std_normal(), y)).all())
+
+
+def test_there_is_one_activation_registry():
+    assert not hasattr(igm.pushforward, "ACTIVATIONS")
+    assert igm.book.widgets.ACTIVATIONS is igm.nets.ACTIVATIONS
+
+
 class NoMoments(D.Distribution):
     arg_constraints = {}
     support = D.constraints.real
@@ -201,7 +218,7 @@ def test_one_layer_network_bad_input(args, kwargs, match):
 
 def test_weight_slider_widget_builds_and_redraws():
     pytest.importorskip("ipywidgets")
-    widget = igm.widgets.weight_slider_density(hidden=2, samples=2000, points=1001)
+    widget = igm.book.widgets.weight_slider_density(hidden=2, samples=2000, points=1001)
     sliders = [c for c in widget.children if hasattr(c, "min") and hasattr(c, "max")]
     assert sorted(s.description for s in sliders) == ["a0", "a1", "b0", "b1", "w0", "w1"]
     assert all(s.min == -3.0 and s.max == 3.0 for s in sliders)
@@ -209,12 +226,12 @@ def test_weight_slider_widget_builds_and_redraws():
     assert widget.kwargs[sliders[0].description] == 1.25
     widget.f(**widget.kwargs)  # the redraw itself (interactive only logs its exceptions)
     with pytest.raises(ValueError, match="low < high"):
-        igm.widgets.weight_slider_density(weight_range=(1.0, 1.0))
+        igm.book.widgets.weight_slider_density(weight_range=(1.0, 1.0))
 
 
 def test_plot_network_density_returns_axes():
     import matplotlib.pyplot as plt
 
-    ax = igm.widgets.plot_network_density([1.0], [2.0], [0.0], samples=1000, points=1001)
+    ax = igm.book.widgets.plot_network_density([1.0], [2.0], [0.0], samples=1000, points=1001)
     assert len(ax.lines) == 1 and len(ax.patches) == 80
     plt.close(ax.figure)

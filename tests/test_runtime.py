@@ -120,3 +120,44 @@ def test_seed_everything_accepts_large_seeds():
 def test_seed_everything_rejects(seed, error, match):
     with pytest.raises(error, match=match):
         igm.seed_everything(seed)
+
+
+def test_cache_dir_is_igm_cache_or_pooch_s_user_folder(monkeypatch, tmp_path):
+    import pooch
+
+    monkeypatch.setenv("IGM_CACHE", str(tmp_path))
+    assert runtime.cache_dir() == tmp_path
+    assert igm.data.data_dir("mnist") == tmp_path / "mnist"  # datasets live under the one cache root
+    monkeypatch.setenv("IGM_CACHE", "  ")
+    assert str(runtime.cache_dir()) == str(pooch.os_cache("igmlib"))
+    monkeypatch.delenv("IGM_CACHE")
+    assert str(runtime.cache_dir()) == str(pooch.os_cache("igmlib"))
+
+
+def test_fork_rng_restores_torch_and_numpy_states():
+    torch.manual_seed(1)
+    np.random.seed(1)
+    torch_state, numpy_state = torch.get_rng_state(), np.random.get_state()
+    with runtime.fork_rng(7, numpy=True):
+        a = torch.rand(2), np.random.rand(2)
+    with runtime.fork_rng(7, numpy=True):
+        b = torch.rand(2), np.random.rand(2)
+    assert torch.equal(a[0], b[0]) and np.array_equal(a[1], b[1])  # seeded inside
+    assert torch.equal(torch.get_rng_state(), torch_state)
+    assert all(np.array_equal(x, y) for x, y in zip(np.random.get_state(), numpy_state))
+
+
+def test_the_runtime_docstring_lists_every_environment_variable_igmlib_reads():
+    import re
+    from pathlib import Path
+
+    package = Path(igm.__file__).parent
+    read = set()
+    for path in package.rglob("*.py"):
+        text = path.read_text()
+        if path.name != "runtime.py":
+            assert "os.environ" not in text and "getenv" not in text, f"{path.name} reads the environment"
+        read |= set(re.findall(r'os\.environ\.get\("([A-Z_]+)"', text))
+    read |= set(runtime.LAUNCHER_VARIABLES)
+    assert {"IGM_DEVICE", "IGM_BUDGET", "IGM_PROGRESS", "IGM_CACHE"} <= read
+    assert all(f"``{name}``" in runtime.__doc__ for name in read), read

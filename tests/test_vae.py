@@ -10,7 +10,7 @@ import igmlib as igm
 from conftest import fit_and_check_every_parameter_changes
 from igmlib.divergences import gaussian_kl
 from igmlib.models import VAE
-from igmlib.models.vae import Likelihood
+from igmlib.models.vae import ObservationModel
 
 
 # ---- the analytic Gaussian KL ---------------------------------------------------------------------
@@ -62,14 +62,14 @@ def test_bernoulli_head_on_binary_data_is_the_bernoulli_log_probability():
     g = torch.Generator().manual_seed(3)
     logits = torch.randn(20, 5, generator=g)
     bits = torch.bernoulli(torch.full((20, 5), 0.5), generator=g)
-    head = Likelihood("bernoulli")
+    head = ObservationModel("bernoulli")
     expected = D.Independent(D.Bernoulli(logits=logits), 1).log_prob(bits)
     torch.testing.assert_close(head.log_prob(logits, 2 * bits - 1), expected)  # data convention: {-1, 1}
     torch.testing.assert_close(head.mean(logits), 2 * torch.sigmoid(logits) - 1)
 
 
 def test_gaussian_head_matches_normal_log_prob():
-    head = Likelihood("gaussian", scale=0.3)
+    head = ObservationModel("gaussian", scale=0.3)
     out, x = torch.randn(6, 4), torch.randn(6, 4)
     torch.testing.assert_close(head.log_prob(out, x), D.Normal(out, 0.3).log_prob(x).sum(-1))
 
@@ -112,6 +112,36 @@ def test_elbo_is_exact_with_the_exact_posterior():
     # the ELBO (Monte Carlo reconstruction term, analytic KL) equals log p(x) in expectation
     torch.manual_seed(4)
     torch.testing.assert_close(model.elbo(x, samples=50_000), truth, rtol=0, atol=0.02)
+
+
+def old_vae_log_likelihood(model, x, k, max_elements=2**22):
+    """VAE.log_likelihood as it was before the importance-sampling loop was shared with AVB."""
+    flat = x.reshape(len(x), -1)
+    mean, log_var = model.encode(x)
+    std = (0.5 * log_var).exp()
+    n, d = flat.shape
+    block = max(1, min(k, max_elements // max(1, n * d)))
+    parts = []
+    for start in range(0, k, block):
+        b = min(block, k - start)
+        eps = torch.randn((b, *mean.shape), device=mean.device, dtype=mean.dtype)
+        z = mean + std * eps
+        log_q = (-0.5 * eps**2 - 0.5 * log_var - 0.5 * math.log(2 * math.pi)).sum(-1)
+        log_prior = (-0.5 * z**2 - 0.5 * math.log(2 * math.pi)).sum(-1)
+        parts.append(torch.logsumexp(model.log_px_given_z(flat, z) + log_prior - log_q, dim=0))
+    return torch.logsumexp(torch.stack(parts), dim=0) - math.log(k)
+
+
+@torch.no_grad()
+@pytest.mark.parametrize("max_elements", [2**22, 40])  # one block; blocks of 3 samples
+def test_shared_importance_sampler_equals_the_previous_vae_loop(max_elements):
+    model, exact = linear_gaussian_vae(encoder_shift=0.6, encoder_log_var_shift=0.8)  # a poor q: weights vary
+    x = exact.sample((4,))
+    torch.manual_seed(7)
+    old = old_vae_log_likelihood(model, x, 10, max_elements)
+    torch.manual_seed(7)
+    new = model.log_likelihood(x, samples=10, max_elements=max_elements)
+    torch.testing.assert_close(new, old, rtol=0, atol=1e-12)
 
 
 @torch.no_grad()
@@ -163,12 +193,44 @@ def test_shapes():
     assert model.elbo(x).shape == (7,)
     assert model.log_likelihood(x, samples=5).shape == (7,)
     assert model.reconstruct(x).shape == x.shape
-    s = model.sample(5)
-    assert s.shape == (5, 1, 8, 8) and not s.requires_grad and float(s.abs().max()) <= 1
-    noisy = model.sample_noisy(5)
-    assert set(noisy.unique().tolist()) <= {-1.0, 1.0}
+    s = model.sample(5)  # draws x ~ p(x): binary pixels in {-1, 1}
+    assert s.shape == (5, 1, 8, 8) and not s.requires_grad and set(s.unique().tolist()) <= {-1.0, 1.0}
+    means = model.sample_mean(5)  # E[x | z]: grey levels in [-1, 1]
+    assert means.shape == (5, 1, 8, 8) and not means.requires_grad and float(means.abs().max()) <= 1
+    assert not hasattr(model, "sample_noisy")
     assert model.decode(torch.zeros(3, 2)).shape == (3, 1, 8, 8)
     assert model.posterior_sample(x, 4).shape == (4, 7, 2)
+
+
+def test_vocabulary_decoder_likelihood_observation():
+    model = digits_vae("gaussian")
+    assert not hasattr(model, "generator") and isinstance(model.decoder, nn.Module)
+    assert model.likelihood == "gaussian" and isinstance(model.observation, ObservationModel)
+    keys = set(model.state_dict())
+    assert "observation.log_scale" in keys and any(k.startswith("decoder.") for k in keys)
+    assert not any(k.startswith(("generator.", "likelihood.")) for k in keys)
+
+
+def test_sample_adds_the_observation_noise_to_sample_mean():
+    # x = W z + b + s eps: sample draws x ~ p(x), sample_mean the means W z + b; on the same prior draws
+    # (same seed) they differ by the noise s eps alone, so Var[sample] = Var[sample_mean] + s^2
+    model, _ = linear_gaussian_vae(sigma=0.5)
+    torch.manual_seed(8)
+    draws = model.sample(200_000)
+    torch.manual_seed(8)
+    means = model.sample_mean(200_000)
+    noise = draws - means
+    torch.testing.assert_close(noise.var(0), torch.full((3,), 0.25, dtype=torch.float64), rtol=0, atol=0.005)
+    assert float(noise.mean(0).abs().max()) < 0.005
+    torch.testing.assert_close(draws.var(0) - means.var(0), torch.full((3,), 0.25, dtype=torch.float64),
+                               rtol=0, atol=0.03)
+    # rsample: the same draws with gradients (Gaussian only); decode = forward = E[x | z]
+    r = model.rsample(4)
+    assert r.shape == (4, 3) and r.requires_grad
+    z = torch.randn(5, 2, dtype=torch.float64)
+    torch.testing.assert_close(model(z), model.decoder(z))
+    with pytest.raises(NotImplementedError, match="use sample"):
+        digits_vae("bernoulli").rsample(2)
 
 
 @pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])

@@ -1,11 +1,13 @@
-"""igmlib.zoo: every registered model builds and trains; evaluate on perfect and collapsed samplers."""
+"""igmlib.book.zoo and igmlib.book.evaluation: every registered model builds and trains; evaluate on
+perfect and collapsed samplers, as each model's configuration says."""
 import math
 
+import numpy as np
 import pytest
 import torch
 
 import igmlib as igm
-from igmlib import zoo
+from igmlib.book import evaluation, zoo
 
 PAIRS = [(name, problem) for name in zoo.MODELS for problem in zoo.PROBLEMS if zoo.supports(name, problem)]
 
@@ -42,12 +44,15 @@ def test_every_model_has_a_problem_and_the_toys_cover_all_but_infogan():
     (lambda: zoo.build("gann", "ring"), ValueError, "unknown model name 'gann'; choose one of: ali, avb"),
     (lambda: zoo.build("gan", "rings"), ValueError, "unknown problem 'rings'; choose one of: digits, grid, ring"),
     (lambda: zoo.build("infogan", "grid"), ValueError, "no configuration for problem 'grid'; it supports: digits"),
-    (lambda: zoo.evaluate(object(), "ring"), TypeError, "sample"),
-    (lambda: zoo.evaluate(Sampler(lambda n: torch.zeros(n, 2)), "ring", n=5), ValueError, "at least 10"),
-    (lambda: zoo.evaluate(Sampler(lambda n: torch.zeros(n, 3)), "ring", n=20), ValueError, r"shape \(N, 2\)"),
-    (lambda: zoo.leaderboard(["gan"], ["ring"], [], 2), ValueError, "seeds is empty"),
-    (lambda: zoo.leaderboard(["gan"], ["ring"], [0], 0), ValueError, "steps for 'ring'"),
-    (lambda: zoo.summarize([], ["modes"]), ValueError, "no rows"),
+    (lambda: evaluation.evaluate(object(), "ring"), TypeError, "sample"),
+    (lambda: evaluation.evaluate(Sampler(lambda n: torch.zeros(n, 2)), "ring", n=5), ValueError, "at least 10"),
+    (lambda: evaluation.evaluate(Sampler(lambda n: torch.zeros(n, 3)), "ring", n=20), ValueError, r"shape \(N, 2\)"),
+    (lambda: evaluation.evaluate(Sampler(lambda n: torch.zeros(n, 2)), "ring", sampler="mean"), ValueError,
+     "unknown sampler 'mean'; choose one of: sample, sample_mean"),
+    (lambda: zoo.Config(lambda p: None, sampler="mode"), ValueError, "unknown sampler 'mode'"),
+    (lambda: evaluation.leaderboard(["gan"], ["ring"], [], 2), ValueError, "seeds is empty"),
+    (lambda: evaluation.leaderboard(["gan"], ["ring"], [0], 0), ValueError, "steps for 'ring'"),
+    (lambda: evaluation.summarize([], ["modes"]), ValueError, "no rows"),
 ])
 def test_bad_input_raises_with_a_helpful_message(call, error, match):
     with pytest.raises(error, match=match):
@@ -56,10 +61,10 @@ def test_bad_input_raises_with_a_helpful_message(call, error, match):
 
 def test_evaluate_on_the_ring_scores_data_as_perfect_and_a_collapse_as_one_mode():
     ring = igm.data.ring()
-    perfect = zoo.evaluate(Sampler(lambda n: ring.sample((n,))), "ring", n=1000, seed=0)
-    collapsed = zoo.evaluate(Sampler(lambda n: torch.tensor([2.0, 0.0]) + 0.02 * torch.randn(n, 2)), "ring",
+    perfect = evaluation.evaluate(Sampler(lambda n: ring.sample((n,))), "ring", n=1000, seed=0)
+    collapsed = evaluation.evaluate(Sampler(lambda n: torch.tensor([2.0, 0.0]) + 0.02 * torch.randn(n, 2)), "ring",
                              n=1000, seed=0)
-    assert set(perfect) == set(zoo.TOY_METRICS) == set(collapsed)
+    assert set(perfect) == set(evaluation.TOY_METRICS) == set(collapsed)
     assert perfect["modes"] == perfect["total_modes"] == 8 and collapsed["modes"] == 1
     # 3 std in 2-D holds P(chi2_2 <= 9) = 1 - exp(-4.5) = 0.989 of each mode's mass
     assert perfect["high_quality"] == pytest.approx(1 - math.exp(-4.5), abs=0.01)
@@ -75,10 +80,10 @@ def test_evaluate_on_the_ring_scores_data_as_perfect_and_a_collapse_as_one_mode(
 
 def test_evaluate_on_digits_separates_real_images_from_one_repeated_image():
     train = igm.data.digits("train").x
-    real = zoo.evaluate(Sampler(lambda n: train[torch.randint(len(train), (n,))]), "digits", n=500, seed=0)
-    one = zoo.evaluate(Sampler(lambda n: train[:1].expand(n, -1, -1, -1) + 0.01 * torch.randn(n, 1, 8, 8)),
+    real = evaluation.evaluate(Sampler(lambda n: train[torch.randint(len(train), (n,))]), "digits", n=500, seed=0)
+    one = evaluation.evaluate(Sampler(lambda n: train[:1].expand(n, -1, -1, -1) + 0.01 * torch.randn(n, 1, 8, 8)),
                        "digits", n=500, seed=0)
-    assert set(real) == set(zoo.DIGIT_METRICS) == set(one)
+    assert set(real) == set(evaluation.DIGIT_METRICS) == set(one)
     assert real["frechet"] < 0.1 * one["frechet"]
     assert real["inception_score"] > 7 and one["inception_score"] == pytest.approx(1.0, abs=0.05)
     assert real["recall"] > 0.7 and one["recall"] < 0.05
@@ -88,18 +93,81 @@ def test_evaluate_on_digits_separates_real_images_from_one_repeated_image():
 
 def test_evaluate_gives_nan_for_non_finite_samples_and_leaves_the_random_state_alone():
     state = torch.get_rng_state()
-    out = zoo.evaluate(Sampler(lambda n: torch.full((n, 2), float("nan"))), "grid", n=20)
+    out = evaluation.evaluate(Sampler(lambda n: torch.full((n, 2), float("nan"))), "grid", n=20)
     assert all(math.isnan(v) for v in out.values())
     assert torch.equal(state, torch.get_rng_state())
 
 
+def test_evaluate_leaves_numpy_and_torch_global_states_untouched():
+    ring = igm.data.ring()
+    torch.manual_seed(3)
+    np.random.seed(3)
+    expected_torch, expected_numpy = torch.rand(4), np.random.rand(4)
+    torch.manual_seed(3)
+    np.random.seed(3)
+    # the metrics draw with NumPy (the two-sample split) and torch (the data): both inside the fork
+    first = evaluation.evaluate(Sampler(lambda n: ring.sample((n,))), "ring", n=200, seed=1)
+    torch.testing.assert_close(torch.rand(4), expected_torch)
+    np.testing.assert_array_equal(np.random.rand(4), expected_numpy)
+    again = evaluation.evaluate(Sampler(lambda n: ring.sample((n,))), "ring", n=200, seed=1)
+    assert again == pytest.approx(first, nan_ok=True)  # seeded: the same numbers
+
+
+class LikelihoodSampler(Sampler):
+    """A sampler with ``sample_mean`` and a ``log_likelihood`` that records its sample count."""
+
+    def __init__(self, draw, mean=None):
+        super().__init__(draw)
+        self.counts = []
+        if mean is not None:
+            self.sample_mean = mean
+        self.weight = torch.nn.Parameter(torch.zeros(()))
+
+    def parameters(self):
+        return iter([self.weight])
+
+    def log_likelihood(self, x, k):
+        self.counts.append(k)
+        return torch.zeros(len(x))
+
+
+def test_evaluate_scores_the_configured_sampler_and_likelihood_samples():
+    ring = igm.data.ring()
+    far = LikelihoodSampler(lambda n: 100 + torch.randn(n, 2), mean=lambda n: ring.sample((n,)))
+    scored_mean = evaluation.evaluate(far, "ring", n=200, sampler="sample_mean", likelihood_samples=7)
+    assert scored_mean["modes"] == 8 and set(far.counts) == {7}
+    assert evaluation.evaluate(far, "ring", n=200)["modes"] == 0  # sample(n): the far-away draws
+    # a model without sample_mean is scored on sample (the likelihood models before they had one)
+    plain = LikelihoodSampler(lambda n: ring.sample((n,)))
+    assert evaluation.evaluate(plain, "ring", n=200, sampler="sample_mean")["modes"] == 8
+    assert set(plain.counts) == {200}  # the default
+
+
+def test_the_configurations_say_how_each_model_is_scored():
+    assert {n for n, c in zoo.MODELS.items() if c.sampler == "sample_mean"} == {"vae", "avb"}
+    assert zoo.MODELS["density_network"].likelihood_samples == 4096
+    assert all(c.likelihood_samples == 200 for n, c in zoo.MODELS.items() if n != "density_network")
+
+
 def test_leaderboard_rows_and_summary():
     seen = []
-    rows = zoo.leaderboard(["gan", "infogan"], ["ring"], seeds=[0, 1], steps={"ring": 3}, n=100, device="cpu",
+    rows = evaluation.leaderboard(["gan", "infogan"], ["ring"], seeds=[0, 1], steps={"ring": 3}, n=100, device="cpu",
                            progress=False, callback=lambda row, model: seen.append((row["seed"], type(model).__name__)))
     assert seen == [(0, "GAN"), (1, "GAN")]  # InfoGAN has no toy configuration: skipped
     assert [(r["model"], r["seed"], r["steps"], r["status"]) for r in rows] == [("gan", 0, 3, "ok"), ("gan", 1, 3, "ok")]
-    assert all(r["train_seconds"] > 0 and set(zoo.TOY_METRICS) <= set(r) for r in rows)
-    table, header = zoo.summarize(rows, ["modes", "train_seconds"])
+    assert all(r["train_seconds"] > 0 and set(evaluation.TOY_METRICS) <= set(r) for r in rows)
+    table, header = evaluation.summarize(rows, ["modes", "train_seconds"])
     assert header == ["problem", "model", "runs", "modes", "train s"]
     assert table[0][:3] == ["ring", "gan", "2/2"] and "±" in table[0][3]
+
+
+def test_leaderboard_scores_each_model_as_its_configuration_says(monkeypatch):
+    seen = {}
+
+    def record(model, problem, **kwargs):
+        seen[type(model).__name__] = (kwargs["sampler"], kwargs["likelihood_samples"])
+        return {}
+
+    monkeypatch.setattr(evaluation, "evaluate", record)
+    evaluation.leaderboard(["vae", "density_network", "gan"], ["ring"], [0], 1, n=10, device="cpu", progress=False)
+    assert seen == {"VAE": ("sample_mean", 200), "DensityNetwork": ("sample", 4096), "GAN": ("sample", 200)}

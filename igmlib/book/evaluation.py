@@ -1,4 +1,17 @@
-"""The evaluation harness of :mod:`igmlib.zoo`: score a sampler, train and score many, summarise."""
+"""The book's evaluation harness: score a sampler on a problem, train and score many, summarise.
+
+- :func:`evaluate`: the metrics that fit a problem, on held-out data, for anything with a
+  ``sample(n)`` method.
+- :func:`leaderboard`: train (:func:`igmlib.fit`) and evaluate several models of
+  :mod:`igmlib.book.zoo`, problems and seeds with the same step budget, timing each run; each model
+  is scored as its :class:`~igmlib.book.zoo.Config` says. :func:`summarize` turns the rows into mean
+  and spread per model and problem.
+
+Example::
+
+    rows = igm.book.leaderboard(["gan", "wgan_gp"], ["ring"], seeds=[0, 1], steps=500)
+    igm.book.table(*igm.book.summarize(rows, ["modes", "high_quality"]))
+"""
 from __future__ import annotations
 
 import math
@@ -8,27 +21,34 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import torch
 
-from ._validation import check_choice, check_positive_int
+from .._validation import check_choice, check_positive_int
+from ..runtime import fork_rng
+from .zoo import MODELS, PROBLEMS, SAMPLERS, build, problem_data, supports
 
-_LL_SAMPLES = {"DensityNetwork": 4096}  # prior samples of the Monte Carlo estimate; importance samples otherwise 200
+#: Metric keys :func:`evaluate` returns on a toy (``"ring"``, ``"grid"``) ...
+TOY_METRICS = ("modes", "total_modes", "high_quality", "mode_kl", "mmd2", "mmd_bandwidth", "toy_log_likelihood",
+               "two_sample", "precision", "recall", "log_likelihood")
+#: ... and on the ``"digits"``.
+DIGIT_METRICS = ("frechet", "inception_score", "precision", "recall", "two_sample", "parzen", "parzen_bandwidth",
+                 "log_likelihood")
 
 
-def _model_log_likelihood(model, x: torch.Tensor) -> float:
-    """Mean held-out ``log p(x)`` (nats) from the model's own estimator, or nan if it has none."""
+def _model_log_likelihood(model, x: torch.Tensor, samples: int) -> float:
+    """Mean held-out ``log p(x)`` (nats) from the model's own estimator with ``samples`` samples per
+    point, or nan if it has none."""
     if not callable(getattr(model, "log_likelihood", None)):
         return math.nan
     try:
         p = next(model.parameters())
     except (AttributeError, StopIteration):
         return math.nan
-    k = _LL_SAMPLES.get(type(model).__name__, 200)
-    values = torch.cat([model.log_likelihood(chunk.to(p.device, p.dtype), k).detach().cpu() for chunk in x.split(100)])
+    values = torch.cat([model.log_likelihood(chunk.to(p.device, p.dtype), samples).detach().cpu()
+                        for chunk in x.split(100)])
     return float(values.double().mean())
 
 
-def _toy_metrics(model, problem: str, samples: torch.Tensor, n: int) -> dict[str, float]:
-    from . import divergences, metrics
-    from .zoo import problem_data
+def _toy_metrics(model, problem: str, samples: torch.Tensor, n: int, likelihood_samples: int) -> dict[str, float]:
+    from .. import divergences, metrics
 
     data = problem_data(problem)
     real = data.sample((n,)).float()  # fresh draws: held-out data the model never saw
@@ -43,17 +63,18 @@ def _toy_metrics(model, problem: str, samples: torch.Tensor, n: int) -> dict[str
         "toy_log_likelihood": metrics.toy_log_likelihood(samples, data),
         "two_sample": metrics.two_sample_accuracy(real, samples, classifier="knn").accuracy,
         "precision": pr.precision, "recall": pr.recall,
-        "log_likelihood": _model_log_likelihood(model, real[:500]),
+        "log_likelihood": _model_log_likelihood(model, real[:500], likelihood_samples),
     }
 
 
-def _digit_metrics(model, samples: torch.Tensor, classifier) -> dict[str, float]:
-    from . import data, metrics
+def _digit_metrics(model, samples: torch.Tensor, classifier, likelihood_samples: int) -> dict[str, float]:
+    from .. import data, metrics
+    from ..classifiers import reference_classifier
 
     test = data.digits("test").x  # (360, 1, 8, 8), never trained on
     validation, held = test[:180], test[180:]
     samples = samples.reshape(len(samples), *test.shape[1:])
-    clf = metrics.reference_classifier() if classifier is None else classifier
+    clf = reference_classifier() if classifier is None else classifier
     with torch.no_grad():
         real_f, fake_f = clf.features(test), clf.features(samples)
         logits = clf(samples)
@@ -66,16 +87,17 @@ def _digit_metrics(model, samples: torch.Tensor, classifier) -> dict[str, float]
         "two_sample": metrics.two_sample_accuracy(real_f, fake_f, classifier="knn").accuracy,
         "parzen": float(metrics.parzen_log_likelihood(samples, held, bandwidth)),
         "parzen_bandwidth": bandwidth,
-        "log_likelihood": _model_log_likelihood(model, held),
+        "log_likelihood": _model_log_likelihood(model, held, likelihood_samples),
     }
 
 
-def evaluate(model, problem: str, *, n: int = 2500, seed: int = 0, classifier=None) -> dict[str, float]:
-    """Score a sampler on a problem of :mod:`igmlib.zoo` against held-out data.
+def evaluate(model, problem: str, *, n: int = 2500, seed: int = 0, classifier=None, sampler: str = "sample",
+             likelihood_samples: int = 200) -> dict[str, float]:
+    """Score a sampler on a problem of :mod:`igmlib.book.zoo` against held-out data.
 
-    Draws ``n`` samples with ``model.sample(n)`` and compares them with data the model was not
-    trained on: fresh draws from the toy distribution, or the 360 test digits. Toys (``"ring"``,
-    ``"grid"``; keys :data:`igmlib.zoo.TOY_METRICS`):
+    Draws ``n`` samples with ``model.sample(n)`` (or ``model.sample_mean(n)``, see ``sampler``) and
+    compares them with data the model was not trained on: fresh draws from the toy distribution, or
+    the 360 test digits. Toys (``"ring"``, ``"grid"``; keys :data:`TOY_METRICS`):
 
     - ``modes`` (of ``total_modes``), ``high_quality`` (a fraction) and ``mode_kl`` (nats):
       :func:`igmlib.metrics.mode_coverage`, :func:`igmlib.metrics.mode_kl` (VEEGAN, PacGAN);
@@ -87,11 +109,11 @@ def evaluate(model, problem: str, *, n: int = 2500, seed: int = 0, classifier=No
       samples (:func:`igmlib.metrics.two_sample_accuracy`; 0.5 is perfect);
     - ``precision``, ``recall``: :func:`igmlib.metrics.precision_recall` in the plane (k = 3);
     - ``log_likelihood``: the model's own estimate of the mean ``log p(x)`` on 500 data points
-      (nats; Monte Carlo for a density network, importance-sampled for a VAE or AVB), nan for
-      models without one.
+      (nats; ``model.log_likelihood(x, likelihood_samples)``: Monte Carlo for a density network,
+      importance-sampled for a VAE or AVB), nan for models without one.
 
-    Digits (keys :data:`igmlib.zoo.DIGIT_METRICS`), in the feature space of
-    :func:`igmlib.metrics.reference_classifier` (pass ``classifier`` to use another):
+    Digits (keys :data:`DIGIT_METRICS`), in the feature space of
+    :func:`igmlib.classifiers.reference_classifier` (pass ``classifier`` to use another):
     ``frechet`` (:func:`igmlib.metrics.frechet_distance` against the 360 test digits),
     ``inception_score``, ``precision``/``recall`` (k = 3), ``two_sample`` (1-NN on features);
     ``parzen``: :func:`igmlib.metrics.parzen_log_likelihood` of test digits 180-359 (nats) with the
@@ -100,21 +122,29 @@ def evaluate(model, problem: str, *, n: int = 2500, seed: int = 0, classifier=No
     (a VAE's Bernoulli on grey levels is not a density on pixel space: compare it only with models
     of the same convention, never with ``parzen``).
 
-    Random draws use ``seed`` inside a forked random state, so the caller's state is untouched. If the
-    samples are not finite, every metric is nan.
+    Random draws use ``seed`` inside a forked random state (torch's and NumPy's global ones,
+    :func:`igmlib.runtime.fork_rng`), so the caller's state is untouched. If the samples are not
+    finite, every metric is nan.
 
     Args:
-        model: anything with ``sample(n) -> (n, ...)``, e.g. a model of :func:`igmlib.zoo.build`.
+        model: anything with ``sample(n) -> (n, ...)``, e.g. a model of :func:`igmlib.book.zoo.build`.
         problem: ``"ring"``, ``"grid"`` or ``"digits"``.
         n: number of model samples (VEEGAN uses 2,500), at least 10.
         seed: seed of the samples and the data draws.
-        classifier: for digits, a module with ``features(x)`` and logits ``classifier(x)``.
+        classifier: for digits, a module with ``features(x)`` and logits ``classifier(x)``. ``None``
+            calls :func:`igmlib.classifiers.reference_classifier`, which **trains** a small classifier
+            on the first call (a few seconds on a CPU, one line on stderr) and caches its weights in
+            :func:`igmlib.runtime.cache_dir`; later calls load them.
+        sampler: ``"sample"`` (default) or ``"sample_mean"``: score ``model.sample_mean(n)`` (the
+            means of ``p(x | z)`` of a likelihood model), or ``model.sample(n)`` if it has none.
+            :func:`leaderboard` passes each model's :attr:`igmlib.book.zoo.Config.sampler`.
+        likelihood_samples: samples per data point of the model's ``log p(x)`` estimate.
 
     Returns:
         ``{metric name: float}``.
 
     Raises:
-        ValueError: an unknown problem, ``n`` < 10, samples of the wrong shape.
+        ValueError: an unknown problem or sampler, ``n`` < 10, samples of the wrong shape.
         TypeError: ``model`` has no ``sample`` method.
 
     References:
@@ -125,29 +155,27 @@ def evaluate(model, problem: str, *, n: int = 2500, seed: int = 0, classifier=No
         "Improved Techniques for Training GANs", NeurIPS 2016; Theis, van den Oord, Bethge, "A note on
         the evaluation of generative models", ICLR 2016 (the Parzen estimate's caveats).
     """
-    from .zoo import DIGIT_METRICS, PROBLEMS, TOY_METRICS
-
     check_choice(problem, "problem", PROBLEMS)
+    check_choice(sampler, "sampler", SAMPLERS)
+    likelihood_samples = check_positive_int(likelihood_samples, "likelihood_samples")
     n = check_positive_int(n, "n")
     if n < 10:
         raise ValueError(f"n must be at least 10 (the metrics need a few samples), got {n}")
     if not callable(getattr(model, "sample", None)):
         raise TypeError(f"model must have a sample(n) method, got {type(model).__name__}")
     keys = DIGIT_METRICS if problem == "digits" else TOY_METRICS
-    devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
-    with torch.random.fork_rng(devices=devices), torch.no_grad():
-        torch.manual_seed(seed)
-        np.random.seed(seed)
-        samples = model.sample(n).detach().cpu().float()
+    method = sampler if callable(getattr(model, sampler, None)) else "sample"  # sample_mean, if the model has it
+    with fork_rng(seed, numpy=True), torch.no_grad():
+        samples = getattr(model, method)(n).detach().cpu().float()
         if samples.shape[0] != n:
-            raise ValueError(f"model.sample({n}) returned {samples.shape[0]} samples, expected {n}")
+            raise ValueError(f"model.{method}({n}) returned {samples.shape[0]} samples, expected {n}")
         if not bool(torch.isfinite(samples).all()):
             return {key: math.nan for key in keys}
         if problem == "digits":
-            return _digit_metrics(model, samples, classifier)
+            return _digit_metrics(model, samples, classifier, likelihood_samples)
         if samples.dim() != 2 or samples.shape[1] != 2:
             raise ValueError(f"samples for {problem!r} must have shape (N, 2), got {tuple(samples.shape)}")
-        return _toy_metrics(model, problem, samples, n)
+        return _toy_metrics(model, problem, samples, n, likelihood_samples)
 
 
 def leaderboard(names: Sequence[str], problems: Sequence[str], seeds: Sequence[int], steps: int | Mapping[str, int],
@@ -158,11 +186,13 @@ def leaderboard(names: Sequence[str], problems: Sequence[str], seeds: Sequence[i
     number of training steps on a problem (a step updates each player once, or ``n_critic`` times
     for WGAN's critic, so the costs differ: ``train_seconds`` records them). A run whose losses
     become non-finite (:class:`igmlib.TrainingDiverged`) is kept with ``status = "diverged"``
-    and nan metrics.
+    and nan metrics. Each model is scored as its :class:`~igmlib.book.zoo.Config` says (its
+    ``sampler`` and ``likelihood_samples``); digits are scored with
+    :func:`igmlib.classifiers.reference_classifier` (trained and cached on first use).
 
     Args:
-        names: model names of :data:`igmlib.zoo.MODELS`.
-        problems: problem names of :data:`igmlib.zoo.PROBLEMS`.
+        names: model names of :data:`igmlib.book.zoo.MODELS`.
+        problems: problem names of :data:`igmlib.book.zoo.PROBLEMS`.
         seeds: seeds of the initialisation, the minibatches and the evaluation draws.
         steps: training steps per run, or ``{problem: steps}``.
         n: model samples per evaluation.
@@ -181,9 +211,8 @@ def leaderboard(names: Sequence[str], problems: Sequence[str], seeds: Sequence[i
     """
     from tqdm.auto import tqdm
 
-    from .runtime import progress_enabled, seed_everything
-    from .train import TrainingDiverged, fit
-    from .zoo import build, problem_data, supports
+    from ..runtime import progress_enabled, seed_everything
+    from ..train import TrainingDiverged, fit
 
     names, problems, seeds = list(names), list(problems), list(seeds)
     if not seeds:
@@ -206,7 +235,9 @@ def leaderboard(names: Sequence[str], problems: Sequence[str], seeds: Sequence[i
         if torch.cuda.is_available():
             torch.cuda.synchronize()
         train_seconds, start = time.perf_counter() - start, time.perf_counter()
-        scores = evaluate(model, problem, seed=10_000 + seed, n=n) if status == "ok" else {}
+        config = MODELS[name]
+        scores = evaluate(model, problem, seed=10_000 + seed, n=n, sampler=config.sampler,
+                          likelihood_samples=config.likelihood_samples) if status == "ok" else {}
         rows.append({"model": name, "problem": problem, "seed": seed, "steps": steps_of[problem], "status": status,
                      "train_seconds": train_seconds, "eval_seconds": time.perf_counter() - start, **scores})
         if callback is not None:
@@ -236,7 +267,7 @@ def summarize(rows: Sequence[Mapping], metrics: Sequence[str], *, problem: str |
         problem: keep only this problem's rows.
 
     Returns:
-        ``(table_rows, header)`` for :func:`igmlib.plot.table`.
+        ``(table_rows, header)`` for :func:`igmlib.book.table`.
 
     Raises:
         ValueError: no rows left, or a metric key missing from every row.
@@ -261,3 +292,6 @@ def summarize(rows: Sequence[Mapping], metrics: Sequence[str], *, problem: str |
             cells.append("–" if values.size == 0 else f"{values.mean():.{digits}f} ± {values.std():.{digits}f}")
         out.append(cells)
     return out, header
+
+
+__all__ = ["DIGIT_METRICS", "FORMATS", "TOY_METRICS", "evaluate", "leaderboard", "summarize"]

@@ -1,7 +1,7 @@
 """Interactive figures (ipywidgets front-ends) for the book.
 
 ``ipywidgets`` is in the ``[book]`` extra only: it is imported inside the functions that need it,
-and ``igmlib`` itself imports this module only when ``igm.widgets`` is first used. Sliders need a
+and ``igmlib`` itself imports this module only when ``igm.book`` is first used. Sliders need a
 live kernel (Jupyter, Colab); in the static HTML book they do nothing, so each widget has a plain
 plotting function beside it (here :func:`plot_network_density`) for a static grid of settings.
 """
@@ -11,8 +11,10 @@ import numpy as np
 import torch
 import torch.distributions as D
 
-from ._validation import check_choice, check_positive_int
-from .pushforward import ACTIVATIONS, one_layer_network, pushforward_density
+from .._validation import check_choice, check_positive_int
+from ..nets import ACTIVATIONS
+from ..pushforward import one_layer_network, pushforward_density
+from ..runtime import fork_rng
 
 
 def _default_base(base):
@@ -47,7 +49,7 @@ def plot_network_density(
     Args:
         a, w, b: the network's output weights, input weights and biases, each ``(H,)``.
         base: the distribution of ``x`` (scalar or ``(1,)`` events); default ``N(0, 1)``.
-        activation: one of :data:`igmlib.pushforward.ACTIVATIONS`.
+        activation: one of :data:`igmlib.nets.ACTIVATIONS`.
         samples: number of samples in the histogram.
         seed: seed of the samples.
         points: x-grid size for the density.
@@ -67,8 +69,7 @@ def plot_network_density(
     check_positive_int(samples, "samples")
     check_positive_int(y_points, "y_points")
     f = one_layer_network(a, w, b, activation=activation)
-    with torch.no_grad(), torch.random.fork_rng(devices=[]):  # seeded, global RNG state untouched
-        torch.manual_seed(seed)
+    with torch.no_grad(), fork_rng(seed):  # seeded, global RNG state untouched
         x = base.sample((samples,)).reshape(-1).to("cpu", torch.float64)
         ys = f(x)
     lo, hi = np.quantile(ys.numpy(), [0.0005, 0.9995])
@@ -110,7 +111,7 @@ def weight_slider_density(
     Args:
         base: the distribution of ``x`` (scalar or ``(1,)`` events); default ``N(0, 1)``.
         hidden: the hidden width ``H``.
-        activation: one of :data:`igmlib.pushforward.ACTIVATIONS` (``tanh`` by default).
+        activation: one of :data:`igmlib.nets.ACTIVATIONS` (``tanh`` by default).
         weight_range: ``(low, high)`` of every slider.
         seed: seed of the starting weights and of the histogram's samples.
         samples: number of samples in the histogram.
@@ -182,7 +183,7 @@ def plot_f_divergence(divergence, *, density: D.Distribution | None = None, fits
     """
     import matplotlib.pyplot as plt
 
-    from .divergences.f import f_divergence
+    from ..divergences.f import f_divergence
 
     d = f_divergence(divergence)
     fit = (fits or {}).get(d.name) if density is not None else None
@@ -241,7 +242,7 @@ def divergence_picker(*, density: D.Distribution | None = None, fits: dict | Non
         raise ImportError("divergence_picker needs ipywidgets: pip install ipywidgets (or igmlib[book])") from err
     import matplotlib.pyplot as plt
 
-    from .divergences.f import F_DIVERGENCES, f_divergence
+    from ..divergences.f import F_DIVERGENCES, f_divergence
 
     names = [f_divergence(n).name for n in (names or F_DIVERGENCES)]
 
@@ -272,15 +273,14 @@ def plot_infogan_codes(model, c: int = 0, continuous=None, *, noise: int = 8, se
     Raises:
         ValueError: codes of the wrong size or range.
     """
-    from .plot import image_grid
+    from ..plot import image_grid
 
     check_positive_int(noise, "noise")
     u = torch.zeros(model.continuous) if continuous is None else torch.as_tensor(continuous, dtype=torch.float32)
     if u.shape != (model.continuous,):
         raise ValueError(f"continuous must hold {model.continuous} values, got shape {tuple(u.shape)}")
     device = next(model.parameters()).device
-    with torch.no_grad(), torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with torch.no_grad(), fork_rng(seed):
         z = torch.randn(noise, model.latent_dim).to(device)
         images = model.generate(z, torch.full((noise,), int(c), device=device) if model.categorical else None,
                                 u.to(device).expand(noise, -1))

@@ -1,41 +1,37 @@
-"""The book's models with the book's settings, and one harness to train and score them alike.
+"""The book's models with the book's settings: one :class:`Config` per model, for three problems.
 
-- :func:`build`: the standard configuration (networks, learning rates, batch size) of a model of
-  the book for one of the three problems: the 8-Gaussian ``"ring"``, the 25-Gaussian ``"grid"``
-  and the 8x8 ``"digits"``. The settings are those of the model's chapter.
-- :func:`evaluate`: the metrics that fit a problem, on held-out data, for anything with a
-  ``sample(n)`` method.
-- :func:`leaderboard`: train (:func:`igmlib.fit`) and evaluate several models, problems and seeds
-  with the same step budget, timing each run; :func:`summarize` turns the rows into mean and
-  spread per model and problem.
+The problems are the 8-Gaussian ``"ring"``, the 25-Gaussian ``"grid"`` and the 8x8 ``"digits"``.
+:func:`build` returns a fresh model with its chapter's networks, learning rates and batch size;
+:data:`MODELS` also says how the evaluation harness (:mod:`igmlib.book.evaluation`, which imports
+this module, never the reverse) scores each model: which sampler, and how many samples its own
+log-likelihood estimate takes.
 
 Example::
 
-    rows = igm.zoo.leaderboard(["gan", "wgan_gp"], ["ring"], seeds=[0, 1], steps=500)
-    igm.plot.table(*igm.zoo.summarize(rows, ["modes", "high_quality"]))
+    model, fit_kwargs = igm.book.zoo.build("wgan_gp", "ring")
+    igm.fit(model, igm.book.zoo.problem_data("ring"), steps=500, **fit_kwargs)
 """
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from ._validation import check_choice
+from .._validation import check_choice
 
 PROBLEMS = ("ring", "grid", "digits")
 TOYS = ("ring", "grid")
-#: Metric keys :func:`evaluate` returns, per kind of problem.
-TOY_METRICS = ("modes", "total_modes", "high_quality", "mode_kl", "mmd2", "mmd_bandwidth", "toy_log_likelihood",
-               "two_sample", "precision", "recall", "log_likelihood")
-DIGIT_METRICS = ("frechet", "inception_score", "precision", "recall", "two_sample", "parzen", "parzen_bandwidth",
-                 "log_likelihood")
+#: What :attr:`Config.sampler` may name: the model's ``sample(n)``, or ``sample_mean(n)`` (the mean
+#: of ``p(x | z)`` for a likelihood model, falling back to ``sample`` for a model without one).
+SAMPLERS = ("sample", "sample_mean")
 _PIXELS, _IMAGE = 64, (1, 8, 8)
 
 
 def _mlp(n_in, n_out, hidden=(128, 128), **kw):
-    from .nets import MLP
+    from ..nets import MLP
 
     return MLP(n_in, n_out, hidden=hidden, **kw)
 
@@ -48,14 +44,14 @@ def _image_mlp(n_in, n_out, image_out=False, **kw):
 
 
 def _conv_gan_nets(latent, width=32):
-    from .nets import ConvDiscriminator, ConvGenerator
+    from ..nets import ConvDiscriminator, ConvGenerator
 
     return ConvGenerator(latent, image_size=8, width=width), ConvDiscriminator(image_size=8, width=width)
 
 
 # Each builder: problem -> (model, fit keyword arguments). Settings follow the model's chapter.
 def _density_network(p):
-    from .models import DensityNetwork
+    from ..models import DensityNetwork
 
     if p == "digits":  # chapter 2: 4-D latent, Gaussian pixels, 64 prior samples per estimate
         return DensityNetwork(_mlp(4, _PIXELS), 4, _IMAGE, samples=64, lr=3e-3), {"batch_size": 64}
@@ -64,7 +60,7 @@ def _density_network(p):
 
 
 def _moment_matching(p):
-    from .models import MomentMatching
+    from ..models import MomentMatching
 
     if p == "digits":
         return MomentMatching(_image_mlp(16, 0, True, hidden=(256, 256)), 16, lr=1e-3), {"batch_size": 256}
@@ -73,7 +69,7 @@ def _moment_matching(p):
 
 
 def _gmmn(p):
-    from .models import GMMN
+    from ..models import GMMN
 
     if p == "digits":  # chapter 3: Li et al.'s bandwidths rescaled to 64 pixels in [-1, 1]
         scale = 64 * 2**2 / 784
@@ -84,7 +80,7 @@ def _gmmn(p):
 
 def _gan(penalty=None, weight=None):
     def build_gan(p):
-        from .models import GAN
+        from ..models import GAN
 
         if p == "digits":
             return GAN(*_conv_gan_nets(32), 32, lr=5e-4, penalty=penalty, penalty_weight=weight), {"batch_size": 64}
@@ -99,7 +95,7 @@ def _gan(penalty=None, weight=None):
 
 def _fgan(divergence):
     def build_fgan(p):
-        from .models import FGAN
+        from ..models import FGAN
 
         if p == "digits":  # chapter 5: MLPs on flattened digits
             g = _image_mlp(16, 0, True, activation="leaky_relu")
@@ -112,7 +108,7 @@ def _fgan(divergence):
 
 def _wgan(constraint):
     def build_wgan(p):
-        from .models import WGAN
+        from ..models import WGAN
 
         if p == "digits":  # the papers' defaults: RMSProp 5e-5 (clip), Adam 1e-4 (0.5, 0.9) and lambda 10 (GP)
             return WGAN(*_conv_gan_nets(32), 32, constraint=constraint), {"batch_size": 64}
@@ -126,8 +122,8 @@ def _wgan(constraint):
 
 def _ali(stochastic):
     def build_ali(p):
-        from .models import ALI, PairDiscriminator
-        from .nets import ConvDiscriminator, ConvGenerator
+        from ..models import ALI, PairDiscriminator
+        from ..nets import ConvDiscriminator, ConvGenerator
 
         out = 2 if stochastic else 1
         if p == "digits":  # chapter 9: conv generator and encoder, a pair discriminator
@@ -144,7 +140,7 @@ def _ali(stochastic):
 
 
 def _vae(p):
-    from .models import VAE
+    from ..models import VAE
 
     if p == "digits":  # chapter 10: 8-D latent, Bernoulli decoder on grey levels
         return VAE(_image_mlp(_PIXELS, 16, hidden=(256, 256)), _mlp(8, _PIXELS, (256, 256)), 8,
@@ -153,7 +149,7 @@ def _vae(p):
 
 
 def _avb(p):
-    from .models import AVB
+    from ..models import AVB
 
     if p == "digits":  # chapter 10
         return (AVB(_mlp(_PIXELS + 8, 8, (256, 256)), _mlp(8, _PIXELS, (256, 256)),
@@ -165,32 +161,58 @@ def _avb(p):
 
 
 def _infogan(p):
-    from .models import InfoGAN
-    from .nets import ConvDiscriminator, ConvGenerator
+    from ..models import InfoGAN
+    from ..nets import ConvDiscriminator, ConvGenerator
 
     # chapter 7: 8 noise variables, a 10-way categorical code, 2 continuous codes
     return (InfoGAN(ConvGenerator(8 + 10 + 2, 8, width=32), ConvDiscriminator(8, width=32, out_features=128), 8),
             {"batch_size": 64})
 
 
-#: name -> (problems it supports, builder), in the book's order. CycleGAN is not here: it translates
-#: between two domains and has no unconditional samples to score.
-MODELS: dict[str, tuple[tuple[str, ...], Callable]] = {
-    "density_network": (PROBLEMS, _density_network),
-    "moment_matching": (PROBLEMS, _moment_matching),
-    "gmmn": (PROBLEMS, _gmmn),
-    "gan": (PROBLEMS, _gan()),
-    "fgan_kl": (PROBLEMS, _fgan("kl")),
-    "fgan_reverse_kl": (PROBLEMS, _fgan("reverse_kl")),
-    "wgan_clip": (PROBLEMS, _wgan("clip")),
-    "wgan_gp": (PROBLEMS, _wgan("gp")),
-    "gan_dp": (PROBLEMS, _gan("gan_dp")),
-    "gan_r1": (PROBLEMS, _gan("r1")),
-    "infogan": (("digits",), _infogan),
-    "ali": (PROBLEMS, _ali(True)),
-    "bigan": (PROBLEMS, _ali(False)),
-    "vae": (PROBLEMS, _vae),
-    "avb": (PROBLEMS, _avb),
+@dataclass(frozen=True)
+class Config:
+    """One model of the book: where it runs, how it is built, and how the harness scores it.
+
+    Attributes:
+        build: ``build(problem) -> (model, fit keyword arguments)`` with the chapter's settings.
+        problems: the problems it has a configuration for.
+        sampler: the method :func:`igmlib.book.evaluation.evaluate` draws the scored samples with:
+            ``"sample"``, or ``"sample_mean"`` (the means of ``p(x | z)``, for a likelihood model
+            whose noisy draws are not what its chapter shows; ``sample`` if the model has no
+            ``sample_mean``).
+        likelihood_samples: samples per data point of the model's own ``log p(x)`` estimate
+            (``model.log_likelihood(x, k)``; unused for a model without one).
+    """
+
+    build: Callable[[str], tuple[nn.Module, dict]]
+    problems: tuple[str, ...] = PROBLEMS
+    sampler: str = "sample"
+    likelihood_samples: int = 200
+
+    def __post_init__(self):
+        check_choice(self.sampler, "sampler", SAMPLERS)
+
+
+#: name -> :class:`Config`, in the book's order. CycleGAN is not here: it translates between two
+#: domains and has no unconditional samples to score.
+MODELS: dict[str, Config] = {
+    # a Monte Carlo estimate over the prior needs many more samples than importance sampling
+    "density_network": Config(_density_network, likelihood_samples=4096),
+    "moment_matching": Config(_moment_matching),
+    "gmmn": Config(_gmmn),
+    "gan": Config(_gan()),
+    "fgan_kl": Config(_fgan("kl")),
+    "fgan_reverse_kl": Config(_fgan("reverse_kl")),
+    "wgan_clip": Config(_wgan("clip")),
+    "wgan_gp": Config(_wgan("gp")),
+    "gan_dp": Config(_gan("gan_dp")),
+    "gan_r1": Config(_gan("r1")),
+    "infogan": Config(_infogan, problems=("digits",)),
+    "ali": Config(_ali(True)),
+    "bigan": Config(_ali(False)),
+    # chapter 10 shows the decoder's means, not noisy draws of p(x | z): score those
+    "vae": Config(_vae, sampler="sample_mean"),
+    "avb": Config(_avb, sampler="sample_mean"),
 }
 
 
@@ -201,7 +223,7 @@ def supports(name: str, problem: str) -> bool:
         ValueError: an unknown model or problem name (the message lists the valid ones).
     """
     check_choice(name, "model name", tuple(MODELS))
-    return check_choice(problem, "problem", PROBLEMS) in MODELS[name][0]
+    return check_choice(problem, "problem", PROBLEMS) in MODELS[name].problems
 
 
 def build(name: str, problem: str, *, device: torch.device | str | None = None) -> tuple[nn.Module, dict]:
@@ -225,10 +247,10 @@ def build(name: str, problem: str, *, device: torch.device | str | None = None) 
     """
     if not supports(name, problem):
         raise ValueError(f"model {name!r} has no configuration for problem {problem!r}; it supports: "
-                         f"{', '.join(MODELS[name][0])}")
-    from .runtime import device as default_device
+                         f"{', '.join(MODELS[name].problems)}")
+    from ..runtime import device as default_device
 
-    model, fit_kwargs = MODELS[name][1](problem)
+    model, fit_kwargs = MODELS[name].build(problem)
     return model.to(default_device() if device is None else device), dict(fit_kwargs)
 
 
@@ -238,7 +260,7 @@ def problem_data(problem: str, split: str = "train"):
     Raises:
         ValueError: an unknown problem.
     """
-    from . import data
+    from .. import data
 
     check_choice(problem, "problem", PROBLEMS)
     if problem == "ring":
@@ -248,10 +270,4 @@ def problem_data(problem: str, split: str = "train"):
     return data.digits(split).x
 
 
-# the evaluation harness lives in its own file (module size); its public names are this module's
-from ._zoo_eval import FORMATS, evaluate, leaderboard, summarize
-
-__all__ = [
-    "DIGIT_METRICS", "FORMATS", "MODELS", "PROBLEMS", "TOY_METRICS", "build", "evaluate", "leaderboard", "problem_data",
-    "summarize", "supports",
-]
+__all__ = ["MODELS", "PROBLEMS", "SAMPLERS", "TOYS", "Config", "build", "problem_data", "supports"]

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from .._validation import check_choice, check_positive
+from ..runtime import cache_dir
 
 SPLITS = ("train", "test", "all")
 
@@ -149,12 +150,10 @@ def load_idx_pair(images_path, labels_path) -> Images:
 
 
 def data_dir(dataset: str) -> Path:
-    """The cache folder of a downloaded dataset: ``$IGM_DATA/<dataset>`` if ``IGM_DATA`` is set,
-    else pooch's per-user cache folder for igmlib (e.g. ``~/.cache/igmlib/<dataset>``)."""
-    import pooch
-
-    base = os.environ.get("IGM_DATA", "").strip()
-    return Path(base).expanduser() / dataset if base else Path(pooch.os_cache("igmlib")) / dataset
+    """The cache folder of a downloaded dataset: ``igmlib.runtime.cache_dir() / dataset``, i.e.
+    ``$IGM_CACHE/<dataset>`` if ``IGM_CACHE`` is set, else in pooch's per-user cache folder for
+    igmlib (e.g. ``~/.cache/igmlib/<dataset>``)."""
+    return cache_dir() / dataset
 
 
 def _fetch(dataset: str, name: str, known_hash: str, root: Path) -> Path:
@@ -177,7 +176,7 @@ def _fetch(dataset: str, name: str, known_hash: str, root: Path) -> Path:
     raise OSError(
         f"{dataset} needs its file {name}, which is not in {root} and could not be downloaded "
         f"({'; '.join(errors)}). Download the four IDX files elsewhere and pass their folder as "
-        f"root=..., or set $IGM_DATA. The book's default data (igm.data.digits and the toy "
+        f"root=..., or set $IGM_CACHE (they are then looked for in $IGM_CACHE/{dataset}). The book's default data (igm.data.digits and the toy "
         "distributions) are bundled and need no download."
     )
 
@@ -193,7 +192,7 @@ def mnist(split: str = "train", *, root: str | os.PathLike | None = None) -> Ima
     """MNIST handwritten digits (28x28), downloaded once with ``pooch`` and checked by SHA-256.
 
     Needs internet on first use (Colab, a workstation). Files are kept in ``root`` if given, else
-    in :func:`data_dir` (``$IGM_DATA/mnist`` or pooch's cache folder). Offline, put the four files
+    in :func:`data_dir` (``$IGM_CACHE/mnist`` or pooch's cache folder). Offline, put the four files
     ``train-images-idx3-ubyte.gz``, ``train-labels-idx1-ubyte.gz``, ``t10k-images-idx3-ubyte.gz``,
     ``t10k-labels-idx1-ubyte.gz`` (or their uncompressed versions) in a folder and pass it as ``root``.
 

@@ -8,6 +8,8 @@
 - :mod:`~igmlib.divergences.f`: the f-divergence table of f-GAN (``f``, ``f*``, ``g_f``, ``f'(1)``)
   and its variational lower bound.
 - :mod:`~igmlib.divergences.gaussian`: the closed-form KL of a diagonal Gaussian from ``N(0, I)``.
+- :mod:`~igmlib.divergences.information`: variational lower bounds on the mutual information of a
+  code and a sample (InfoGAN's).
 """
 from .f import (
     F_DIVERGENCES,
@@ -18,6 +20,7 @@ from .f import (
     log_wright_omega,
 )
 from .gaussian import gaussian_kl
+from .information import gaussian_information_bound, mutual_information_bound
 from .kernels import (
     Bandwidth,
     gaussian_kernel,
@@ -32,11 +35,13 @@ __all__ = [
     "FDivergence",
     "f_divergence",
     "f_divergence_bound",
+    "gaussian_information_bound",
     "gaussian_kernel",
     "gaussian_kl",
     "log1mexp",
     "log_wright_omega",
     "median_bandwidth",
     "mmd2",
+    "mutual_information_bound",
     "squared_distances",
 ]

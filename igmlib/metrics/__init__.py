@@ -3,12 +3,13 @@
 - :mod:`~igmlib.metrics.samples`: sample-based scores on toys with known modes or densities.
 - :mod:`~igmlib.metrics.two_sample`: classifier two-sample test, improved precision and recall.
 - :mod:`~igmlib.metrics.likelihood`: held-out log-likelihoods (nats).
-- :mod:`~igmlib.metrics.images`: classifier-based image scores and the reference classifier.
+- :mod:`~igmlib.metrics.images`: classifier-based image scores (the classifier is an argument:
+  :mod:`igmlib.classifiers` trains one) and label-based scores.
 - :mod:`~igmlib.metrics.representation`: linear probes of learned features, mode agreement of reconstructions.
 """
 from .images import (
-    ImageClassifier, classifier_accuracy, classifier_frechet_distance, cluster_accuracy, frechet_distance,
-    inception_score, label_preservation, match_clusters, reference_classifier, train_classifier,
+    classifier_accuracy, classifier_frechet_distance, cluster_accuracy, frechet_distance, inception_score,
+    label_preservation, match_clusters,
 )
 from .likelihood import BandwidthSelection, gaussian_log_likelihood, parzen_log_likelihood, select_parzen_bandwidth
 from .representation import linear_probe, same_mode_rate
@@ -18,10 +19,10 @@ from .two_sample import PrecisionRecall, TwoSampleTest, precision_recall, two_sa
 
 __all__ = [
     "BandwidthSelection", "parzen_log_likelihood", "select_parzen_bandwidth",
-    "ImageClassifier", "ModeCoverage", "frechet_distance", "gaussian_log_likelihood", "histogram_kl",
-    "inception_score", "linear_probe", "mixture_modes", "mode_coverage", "same_mode_rate", "train_classifier",
+    "ModeCoverage", "frechet_distance", "gaussian_log_likelihood", "histogram_kl",
+    "inception_score", "linear_probe", "mixture_modes", "mode_coverage", "same_mode_rate",
     "classifier_accuracy", "classifier_frechet_distance", "cluster_accuracy", "label_preservation",
-    "match_clusters", "reference_classifier",
+    "match_clusters",
     "mode_kl", "toy_log_likelihood", "wasserstein_1d",
     "PrecisionRecall", "TwoSampleTest", "precision_recall", "two_sample_accuracy",
 ]

@@ -5,7 +5,7 @@ import numpy as np
 import torch
 from torch import distributions as D
 
-from .._validation import check_positive, check_positive_int, check_tensor, shape_str
+from .._validation import check_labels, check_positive, check_positive_int, check_tensor, shape_str
 from .samples import mixture_modes
 
 
@@ -17,18 +17,6 @@ def _features(x, name: str) -> np.ndarray:
         raise ValueError(f"{name} must have shape (N, F) (or (N, ...), flattened), got {shape_str(x.shape)}: "
                          f"use {name}.reshape(-1, 1) for one feature")
     return x.detach().cpu().reshape(x.shape[0], -1).double().numpy()
-
-
-def _labels(y, name: str, n: int, features: str) -> np.ndarray:
-    if isinstance(y, np.ndarray):
-        y = torch.from_numpy(y)
-    if not isinstance(y, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of class labels, got {type(y).__name__}")
-    if y.dim() != 1 or y.shape[0] != n:
-        raise ValueError(f"{name} must have shape ({n},), one label per row of {features}, got {shape_str(y.shape)}")
-    if y.is_floating_point():
-        raise TypeError(f"{name} must hold integer class labels, got {y.dtype}: use {name}.long()")
-    return y.detach().cpu().numpy()
 
 
 def linear_probe(
@@ -77,8 +65,8 @@ def linear_probe(
     if xtr.shape[1] != xte.shape[1]:
         raise ValueError(f"train_features and test_features must have the same number of features, "
                          f"got {xtr.shape[1]} and {xte.shape[1]}")
-    ytr = _labels(train_labels, "train_labels", len(xtr), "train_features")
-    yte = _labels(test_labels, "test_labels", len(xte), "test_features")
+    ytr = check_labels(train_labels, "train_labels", len(xtr), per="row of train_features")
+    yte = check_labels(test_labels, "test_labels", len(xte), per="row of test_features")
     if len(np.unique(ytr)) < 2:
         raise ValueError("train_labels must contain at least two classes")
     scaler = StandardScaler().fit(xtr)

@@ -14,6 +14,7 @@ import torch
 from torch import distributions as D
 
 from .._validation import check_choice, check_positive, check_positive_int, check_tensor
+from ..runtime import fork_rng
 
 
 class ModeCoverage(NamedTuple):
@@ -199,8 +200,7 @@ def histogram_kl(samples: torch.Tensor, density: D.Distribution, *, bins: int = 
         return float(density.log_prob(x).exp())
 
     if range is None:
-        with torch.no_grad(), torch.random.fork_rng(devices=[]):  # deterministic; caller's RNG untouched
-            torch.manual_seed(0)
+        with torch.no_grad(), fork_rng(0):  # deterministic; caller's RNG untouched
             ref = density.sample((20000,)).reshape(-1).double()
         range = (float(torch.quantile(ref, 0.001)), float(torch.quantile(ref, 0.999)))
     low, high = map(float, range)

@@ -2,19 +2,20 @@
 (:func:`igmlib.fit`) runs; generative models also have ``sample(n)``."""
 from .ali import ALI, PairDiscriminator
 from .avb import AVB, GaussianSampler
-from .base import LatentSampler, adam
+from .base import LatentPrior, LatentSampler, LikelihoodModel, adam
 from .cyclegan import CycleGAN, ImageHistory, cycle_consistency_loss
 from .density_network import DensityNetwork
 from .fgan import FGAN
 from .gan import GAN
-from .infogan import InfoGAN, gaussian_information_bound, mutual_information_bound
+from .infogan import InfoGAN
+from .mmd_gan import MMDGAN
 from .moment_matching import GMMN, MomentMatching
 from .ratio import RatioEstimator
 from .vae import VAE
 from .wgan import WGAN
 
 __all__ = [
-    "ALI", "AVB", "FGAN", "GAN", "GMMN", "VAE", "WGAN", "CycleGAN", "DensityNetwork", "GaussianSampler",
-    "ImageHistory", "InfoGAN", "LatentSampler", "MomentMatching", "PairDiscriminator", "RatioEstimator", "adam",
-    "cycle_consistency_loss", "gaussian_information_bound", "mutual_information_bound",
+    "ALI", "AVB", "FGAN", "GAN", "GMMN", "MMDGAN", "VAE", "WGAN", "CycleGAN", "DensityNetwork", "GaussianSampler",
+    "ImageHistory", "InfoGAN", "LatentPrior", "LatentSampler", "LikelihoodModel", "MomentMatching", "PairDiscriminator", "RatioEstimator", "adam",
+    "cycle_consistency_loss",
 ]

@@ -17,7 +17,7 @@ from torch import nn
 
 from .._validation import check_module, check_positive, check_tensor, shape_str
 from .. import losses
-from ..player import Player
+from ..player import Player, batch_data
 from .base import LatentSampler, adam
 
 
@@ -200,7 +200,7 @@ class ALI(LatentSampler):
 
     @staticmethod
     def _data(batch) -> torch.Tensor:
-        return batch[0] if isinstance(batch, (tuple, list)) else batch  # (x, y) batches: ignore labels
+        return batch_data(batch)  # (x, y) batches: ignore labels
 
     def discriminator_loss(self, batch) -> dict[str, torch.Tensor]:
         # (1) Update D: maximise log D(x, E(x)) + log(1 - D(G(z), z)); E and G are fixed.

@@ -9,7 +9,8 @@ regression to tell posterior pairs ``(x, z ~ q(z | x))`` (label 1) from prior pa
     T*(x, z) = log q(z | x) - log p(z),
 
 so ``ELBO(x) = E_q[log p(x | z) - T*(x, z)]``, and the encoder and decoder maximise that estimate.
-Decoders and data conventions are those of :class:`igmlib.models.VAE` (data in [-1, 1]).
+Decoders, data conventions (data in [-1, 1]) and the sampling rule (``sample`` draws ``x ~ p(x)``,
+``sample_mean`` returns the means ``E[x | z]``) are those of :class:`igmlib.models.VAE`.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from .._validation import check_module, check_positive, check_positive_int, chec
 from .. import losses
 from ..player import Player
 from .base import adam
-from .vae import _LatentVariableModel
+from .vae import _VariationalModel
 
 
 class GaussianSampler(nn.Module):
@@ -64,7 +65,7 @@ class GaussianSampler(nn.Module):
         return mean + (0.5 * log_var).exp() * inputs[:, -k:]
 
 
-class AVB(_LatentVariableModel):
+class AVB(_VariationalModel):
     """Adversarial Variational Bayes: an implicit-posterior VAE with an adversary ``T(x, z)``.
 
     Algorithm 1 of the paper takes, on one minibatch, a gradient step for the decoder ``theta`` on
@@ -83,6 +84,11 @@ class AVB(_LatentVariableModel):
     Freeze encoder and decoder (``requires_grad_(False)``) to train the adversary alone: the model
     player is then left out. The paper's adaptive contrast is not implemented.
 
+    Sampling as :class:`igmlib.models.VAE`: :meth:`sample` draws ``x ~ p(x)`` (observation noise
+    included; Bernoulli: binary pixels in {-1, 1}), :meth:`sample_mean` returns the decoded means
+    ``E[x | z]``, ``z ~ p(z)`` (the mean images), :meth:`decode` the means of given latents,
+    differentiably. ``likelihood`` is the name of ``p(x | z)``; ``observation`` the module.
+
     Args:
         encoder: neural sampler ``(N, D + noise_dim) -> (N, latent_dim)``: it receives the flat data
             batch with ``noise_dim`` standard normal columns appended (``eps`` concatenated to ``x``).
@@ -98,7 +104,8 @@ class AVB(_LatentVariableModel):
 
     Shapes:
         ``encode``: ``(N, ...) -> (N, k)``; ``adversary_logits``: ``(N, ...), (N, k) -> (N,)``;
-        ``elbo_estimate`` and ``log_likelihood``: ``(N, ...) -> (N,)``.
+        ``elbo_estimate`` and ``log_likelihood``: ``(N, ...) -> (N,)`` in nats; ``sample``,
+        ``sample_mean``: ``n -> (n, *event_shape)``.
 
     Raises:
         TypeError / ValueError: non-module networks, unknown likelihood, bad sizes or shapes.
@@ -151,11 +158,11 @@ class AVB(_LatentVariableModel):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """One posterior sample ``z = E(x, eps)`` per data point, ``(N, latent_dim)``, differentiably."""
-        return self._encode_flat(self._flat(x), None)
+        return self._encode_flat(self._check_x(x), None)
 
     def posterior_sample(self, x: torch.Tensor, samples: int | None = None) -> torch.Tensor:
         """``z ~ q(z | x)``: ``(N, k)``, or ``(samples, N, k)`` with fresh noise per sample."""
-        return self._encode_flat(self._flat(x), samples)
+        return self._encode_flat(self._check_x(x), samples)
 
     def _adversary_flat(self, flat: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         lead = z.shape[:-1]
@@ -167,7 +174,7 @@ class AVB(_LatentVariableModel):
 
     def adversary_logits(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """``T(x, z)``, shape ``(N,)``: at the optimum, ``log q(z | x) - log p(z)`` in nats."""
-        flat = self._flat(x)
+        flat = self._check_x(x)
         check_tensor(z, "z", ndim=2, last_dim=self.latent_dim)
         if len(z) != len(flat):
             raise ValueError(f"x and z must have the same number of rows, got {len(flat)} and {len(z)}")
@@ -176,7 +183,7 @@ class AVB(_LatentVariableModel):
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         """``E[x | z]`` for one posterior sample ``z ~ q(z | x)``, shaped like ``x``; no gradients."""
-        return self._shape(self.likelihood.mean(self.decoder_outputs(self.encode(x))), like=x)
+        return self._shape(self._mean(self.decoder_outputs(self.encode(x))), like=x)
 
     # ---- bounds and estimates -----------------------------------------------------------------------
     def elbo_estimate(self, x: torch.Tensor, samples: int = 1) -> torch.Tensor:
@@ -188,7 +195,7 @@ class AVB(_LatentVariableModel):
         References:
             Mescheder et al. (2017), section 3 (the ELBO with the optimal adversary).
         """
-        flat = self._flat(x)
+        flat = self._check_x(x)
         z = self._encode_flat(flat, check_positive_int(samples, "samples"))  # (S, N, k)
         return (self.log_px_given_z(flat, z) - self._adversary_flat(flat, z)).mean(0)
 
@@ -215,13 +222,19 @@ class AVB(_LatentVariableModel):
         whose bias shrinks as ``K`` grows); a proposal close to the true posterior ``p(z | x)`` makes
         it accurate with few samples. A proposal narrower than the posterior (e.g. a near-deterministic
         encoder) makes it noisy: raise ``inflation`` or ``samples``. The paper evaluated with annealed
-        importance sampling instead. Wrap in ``torch.no_grad()`` for evaluation.
+        importance sampling instead. The loop over blocks of at most about ``max_elements`` decoder
+        outputs is :meth:`_importance_log_likelihood`, shared with :class:`igmlib.models.VAE`. Wrap in
+        ``torch.no_grad()`` for evaluation.
+
+        Raises:
+            TypeError / ValueError: bad ``x``, non-positive ``samples``, ``inflation`` or ``jitter``,
+                ``fit_samples`` < 2.
 
         References:
             Burda et al., "Importance Weighted Autoencoders", ICLR 2016, eq. (8) with a fitted proposal.
         """
-        flat = self._flat(x)
-        k = check_positive_int(samples, "samples")
+        flat = self._check_x(x)
+        check_positive_int(samples, "samples")
         m = check_positive_int(fit_samples, "fit_samples")
         if m < 2:
             raise ValueError(f"fit_samples must be >= 2 to fit a covariance, got {m}")
@@ -234,21 +247,13 @@ class AVB(_LatentVariableModel):
             cov = torch.einsum("mni,mnj->nij", centred, centred) / (m - 1)
             eye = torch.eye(self.latent_dim, device=flat.device, dtype=flat.dtype)
             proposal = D.MultivariateNormal(mean, scale_tril=torch.linalg.cholesky(inflation**2 * cov + jitter * eye))
-        prior = D.Normal(torch.zeros((), device=flat.device, dtype=flat.dtype), 1.0)
-        n, d = flat.shape
-        block = max(1, min(k, check_positive_int(max_elements, "max_elements") // max(1, n * d)))
-        parts = []
-        for start in range(0, k, block):
-            z = proposal.sample((min(block, k - start),))  # (b, N, k)
-            log_w = self.log_px_given_z(flat, z) + prior.log_prob(z).sum(-1) - proposal.log_prob(z)
-            parts.append(torch.logsumexp(log_w, dim=0))
-        return torch.logsumexp(torch.stack(parts), dim=0) - math.log(k)
+        return self._importance_log_likelihood(flat, proposal, samples, max_elements)
 
     # ---- training -------------------------------------------------------------------------------------
     def adversary_loss(self, batch) -> dict[str, torch.Tensor]:
         # (1) Update T: logistic regression, posterior pairs (x, z ~ q(z|x)) vs prior pairs (x, z ~ p(z)).
         x = batch[0] if isinstance(batch, (tuple, list)) else batch
-        flat = self._flat(x)
+        flat = self._check_x(x)
         with torch.no_grad():
             z_q = self._encode_flat(flat, None)
         z_p = self.prior(len(flat))
@@ -259,7 +264,7 @@ class AVB(_LatentVariableModel):
     def model_loss(self, batch) -> dict[str, torch.Tensor]:
         # (2) Update encoder and decoder: maximise E_q[log p(x|z) - T(x, z)], z = E(x, eps); T fixed.
         x = batch[0] if isinstance(batch, (tuple, list)) else batch
-        flat = self._flat(x)
+        flat = self._check_x(x)
         z = self._encode_flat(flat, None)
         rec = self.log_px_given_z(flat, z)
         t = self._adversary_flat(flat, z)
@@ -267,7 +272,7 @@ class AVB(_LatentVariableModel):
         return {"loss": -elbo.mean(), "elbo": elbo.mean().detach(), "reconstruction": rec.mean().detach()}
 
     def players(self) -> list[Player]:
-        model_modules = [self.encoder, self.decoder, self.likelihood]
+        model_modules = [self.encoder, self.decoder, self.observation]
         players = [Player("adversary", [self.adversary], self.adversary_loss, adam(self.lr_adversary, self.betas),
                           updates=self.adversary_updates)]
         if any(p.requires_grad for m in model_modules for p in m.parameters()):

@@ -1,10 +1,22 @@
-"""What every latent-variable sampler shares: a prior ``z ~ N(0, I)``, ``forward(z)`` and ``sample(n)``."""
+"""What every latent-variable model shares: a prior ``z ~ N(0, I)``, ``forward(z)`` and ``sample(n)``.
+
+Two families, two words (the naming rule of :class:`igmlib.Player`):
+
+- :class:`LatentSampler`: a ``generator`` maps ``z`` to a sample ``x = G(z)`` (GANs, moment matching).
+- :class:`LikelihoodModel`: a ``decoder`` maps ``z`` to the parameters of ``p(x | z)`` (VAE, AVB,
+  density networks); ``sample(n)`` draws ``x ~ p(x)``, observation noise included, and
+  ``sample_mean(n)`` returns the means ``E[x | z]``.
+"""
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+
 import torch
+from torch import distributions as D
 from torch import nn
 
-from .._validation import check_module, check_positive_int, check_tensor
+from .._validation import check_batch, check_choice, check_event_shape, check_module, check_positive_int, check_tensor
 
 
 def adam(lr: float, betas: tuple[float, float] = (0.5, 0.999)):
@@ -26,19 +38,16 @@ def adam(lr: float, betas: tuple[float, float] = (0.5, 0.999)):
     return factory
 
 
-class LatentSampler(nn.Module):
-    """Base class: a generator ``x = G(z)`` with a standard normal prior on ``z`` (``latent_dim``).
 
-    Subclasses call ``super().__init__(generator, latent_dim)`` and define ``players()``.
-    ``forward(z)`` is differentiable; ``sample(n)`` draws ``z`` and returns samples without gradients
-    (as ``torch.distributions``' ``sample`` vs ``rsample``).
+class LatentPrior(nn.Module):
+    """The standard normal prior ``p(z) = N(0, I)`` of size ``latent_dim`` that latent-variable models share.
+
+    Raises:
+        ValueError: ``latent_dim`` <= 0 (``TypeError`` if not an int).
     """
 
-    def __init__(self, generator: nn.Module, latent_dim: int, *, name: str = "generator"):
-        """Raises ``TypeError`` if ``generator`` is not a module, ``ValueError`` if ``latent_dim`` <= 0."""
+    def __init__(self, latent_dim: int):
         super().__init__()
-        check_module(generator, name)
-        self.generator = generator
         self.latent_dim = check_positive_int(latent_dim, "latent_dim")
 
     def _device_dtype(self):
@@ -50,6 +59,21 @@ class LatentSampler(nn.Module):
         check_positive_int(n, "n")
         device, dtype = self._device_dtype()
         return torch.randn(n, self.latent_dim, device=device, dtype=dtype)
+
+
+class LatentSampler(LatentPrior):
+    """Base class: a generator ``x = G(z)`` with a standard normal prior on ``z`` (``latent_dim``).
+
+    Subclasses call ``super().__init__(generator, latent_dim)`` and define ``players()``.
+    ``forward(z)`` is differentiable; ``sample(n)`` draws ``z`` and returns samples without gradients
+    (as ``torch.distributions``' ``sample`` vs ``rsample``).
+    """
+
+    def __init__(self, generator: nn.Module, latent_dim: int):
+        """Raises ``TypeError`` if ``generator`` is not a module, ``ValueError`` if ``latent_dim`` <= 0."""
+        check_module(generator, "generator")
+        super().__init__(latent_dim)
+        self.generator = generator
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """Map latents ``(N, latent_dim)`` to samples ``(N, ...)``, differentiably."""
@@ -64,3 +88,122 @@ class LatentSampler(nn.Module):
     def sample(self, n: int) -> torch.Tensor:
         """``n`` samples ``(n, ...)`` without gradients, on the model's device."""
         return self.rsample(n)
+
+
+class LikelihoodModel(LatentPrior):
+    """Base class of the prescribed latent-variable models (VAE, AVB, DensityNetwork).
+
+    ``z ~ N(0, I)`` and ``x ~ p(x | z)``, whose parameters the ``decoder`` network computes from ``z``;
+    ``likelihood`` (a string) names the family of ``p(x | z)``. Data points have ``event_shape``
+    (``D`` numbers each) and live in [-1, 1] like every igmlib data set; log-densities are in nats.
+
+    The sampling rule, the same in every subclass (as in ``torch.distributions``):
+
+    - :meth:`sample` ``(n)``: ``n`` draws from the model's ``p(x)``: ``z ~ p(z)``, then
+      ``x ~ p(x | z)``, observation noise included; no gradients.
+    - :meth:`rsample` ``(n)``: the same draws, reparameterised (gradients reach the decoder);
+      Gaussian observation models only, others raise ``NotImplementedError``.
+    - :meth:`sample_mean` ``(n)``: the conditional means ``E[x | z]`` for ``n`` prior draws
+      ``z ~ p(z)`` (the "mean images"), no noise; no gradients.
+    - :meth:`decode` ``(z)`` = ``forward(z)``: ``E[x | z]`` for given latents, differentiably.
+
+    Subclasses set the decoder through ``super().__init__`` and define ``decoder_outputs(z)``
+    (checked decoder outputs ``(N, P)``), ``_log_prob(out, x_flat)``, ``_mean(out)``,
+    ``_sample(out)``, ``_rsample(out)``, ``_check_values(x_flat)`` and ``players()``.
+    """
+
+    def __init__(self, decoder: nn.Module, latent_dim: int, *, likelihood: str, likelihoods: Sequence[str],
+                 event_shape: Sequence[int] | None, event_shape_optional: bool = False):
+        """Raises ``TypeError`` / ``ValueError`` for a non-module decoder, a bad ``latent_dim``, an
+        unknown ``likelihood`` (the message lists ``likelihoods``) or a bad ``event_shape``."""
+        check_module(decoder, "decoder")
+        super().__init__(latent_dim)
+        self.decoder = decoder
+        self.likelihood = check_choice(likelihood, "likelihood", likelihoods)
+        self.event_shape = check_event_shape(event_shape, optional=event_shape_optional)
+        self.data_dim = None if self.event_shape is None else math.prod(self.event_shape)
+
+    # ---- data ---------------------------------------------------------------------------------
+    def _check_x(self, x: torch.Tensor) -> torch.Tensor:
+        """Check a data batch (shape, dtype, values for the likelihood) and return its flat ``(N, D)`` view."""
+        flat = check_batch(x, self.event_shape, "x")
+        self._check_values(flat)
+        return flat
+
+    def _check_values(self, x_flat: torch.Tensor) -> None:
+        """Raise ``ValueError`` if the data's values do not fit the likelihood (default: no check)."""
+
+    def _shape(self, flat: torch.Tensor, like: torch.Tensor | None = None) -> torch.Tensor:
+        """Flat ``(N, D)`` values reshaped like ``like``, else to ``(N, *event_shape)`` if known."""
+        if like is not None:
+            return flat.reshape(like.shape)
+        if self.event_shape is not None:
+            return flat.reshape(len(flat), *self.event_shape)
+        return flat
+
+    # ---- p(x | z) -------------------------------------------------------------------------------
+    def log_px_given_z(self, x_flat: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """``log p(x | z)`` in nats for flat data ``(N, D)`` and latents ``(..., N, k)``: shape ``(..., N)``.
+
+        Data are not checked here (the public methods check them once per call).
+        """
+        lead = z.shape[:-1]
+        out = self.decoder_outputs(z.reshape(-1, self.latent_dim))
+        return self._log_prob(out.reshape(*lead, out.shape[-1]), x_flat)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """``E[x | z]`` in data units ([-1, 1] pixels for the Bernoulli likelihood), differentiably.
+
+        Shapes: ``(N, latent_dim) -> (N, *event_shape)`` (``(N, D)`` without an ``event_shape``).
+        """
+        return self._shape(self._mean(self.decoder_outputs(z)))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """The decoder as a generator of means: ``E[x | z]`` (see :meth:`decode`)."""
+        return self.decode(z)
+
+    @torch.no_grad()
+    def sample(self, n: int) -> torch.Tensor:
+        """``n`` draws ``x ~ p(x)`` (``z ~ p(z)``, ``x ~ p(x | z)``, noise included), ``(n, *event_shape)``,
+        without gradients. Bernoulli likelihood: binary pixels in {-1, 1}."""
+        return self._shape(self._sample(self.decoder_outputs(self.prior(n))))
+
+    def rsample(self, n: int) -> torch.Tensor:
+        """``n`` reparameterised draws ``x ~ p(x)``, ``(n, *event_shape)``, with gradients.
+
+        Raises:
+            NotImplementedError: a discrete or mixture likelihood (no reparameterisation): use
+                :meth:`sample` (draws, no gradients) or :meth:`decode` of :meth:`prior` (means, with gradients).
+        """
+        return self._shape(self._rsample(self.decoder_outputs(self.prior(n))))
+
+    @torch.no_grad()
+    def sample_mean(self, n: int) -> torch.Tensor:
+        """``n`` conditional means ``E[x | z]``, ``z ~ p(z)``: the noise-free "mean images",
+        ``(n, *event_shape)`` in data units, without gradients."""
+        return self.decode(self.prior(n))
+
+    # ---- importance sampling ---------------------------------------------------------------------
+    def _importance_log_likelihood(self, x_flat: torch.Tensor, proposal: D.Distribution, samples: int,
+                                   max_elements: int) -> torch.Tensor:
+        """Importance-sampled ``log p(x)`` in nats, ``(N,)``, with a proposal ``r(z | x)``::
+
+            log p(x) ~ logsumexp_k [log p(x | z_k) + log p(z_k) - log r(z_k | x)] - log K,  z_k ~ r(z | x).
+
+        ``x_flat``: checked flat data ``(N, D)``; ``proposal``: batch shape ``(N,)``, event shape
+        ``(latent_dim,)`` (reparameterised draws where it has them, so gradients reach its
+        parameters); ``K = samples``. Draws are taken in blocks of at most about ``max_elements``
+        decoder outputs. The average inside the log is unbiased for ``p(x)``: a stochastic lower
+        bound on ``log p(x)`` that tightens as ``K`` grows (Burda et al. 2016, eq. (8), Theorem 1).
+        """
+        k = check_positive_int(samples, "samples")
+        n, d = x_flat.shape
+        block = max(1, min(k, check_positive_int(max_elements, "max_elements") // max(1, n * d)))
+        draw = proposal.rsample if proposal.has_rsample else proposal.sample
+        parts = []
+        for start in range(0, k, block):
+            z = draw((min(block, k - start),))  # (b, N, k)
+            log_prior = (-0.5 * z**2 - 0.5 * math.log(2 * math.pi)).sum(-1)  # (b, N)
+            log_w = self.log_px_given_z(x_flat, z) + log_prior - proposal.log_prob(z)  # (b, N)
+            parts.append(torch.logsumexp(log_w, dim=0))
+        return torch.logsumexp(torch.stack(parts), dim=0) - math.log(k)

@@ -1,6 +1,6 @@
 """Density networks (MacKay 1995): a latent-variable model trained by Monte Carlo likelihood.
 
-``z ~ N(0, I)``, a network maps ``z`` to the parameters of ``p(x | z)``, and the marginal likelihood
+``z ~ N(0, I)``, a decoder network maps ``z`` to the parameters of ``p(x | z)``, and the marginal likelihood
 ``p(x) = E_{p(z)}[p(x | z)]`` is estimated with ``S`` prior samples::
 
     log p(x) ~ log (1/S) sum_s p(x | z_s) = logsumexp_s log p(x | z_s) - log S,   z_s ~ p(z).
@@ -17,43 +17,47 @@ import torch
 from torch import distributions as D
 from torch import nn
 
-from .._validation import check_choice, check_positive, check_positive_int, check_tensor, shape_str
+from .._validation import check_choice, check_event_shape, check_positive, check_positive_int, check_tensor, shape_str
 from ..player import Player
-from .base import LatentSampler, adam
+from .base import LikelihoodModel, adam
 
 LIKELIHOODS = ("bernoulli", "gaussian", "mixture")
 
 
-def _event_size(event_shape: Sequence[int]) -> int:
-    return math.prod(event_shape)
-
-
-class DensityNetwork(LatentSampler):
-    """A density network: ``z ~ N(0, I)``, ``x ~ p(x | z)`` with parameters from a network.
+class DensityNetwork(LikelihoodModel):
+    """A density network: ``z ~ N(0, I)``, ``x ~ p(x | z)`` with parameters from a decoder network.
 
     Heads (``likelihood``), for data of ``event_shape`` with ``D = prod(event_shape)`` numbers:
 
     ``"gaussian"``
-        ``p(x | z) = N(x; mu(z), diag(sigma^2))``; the network outputs ``mu`` (``D`` numbers).
+        ``p(x | z) = N(x; mu(z), diag(sigma^2))``; the decoder outputs ``mu`` (``D`` numbers).
         ``sigma`` is one learned parameter per dimension (``scale=None``, the default,
         ``sigma = min_scale + exp(s)``, ``s`` initialised to 0) or fixed (``scale=0.1``).
     ``"mixture"``
-        A mixture of ``K = components`` diagonal Gaussians per ``z``. The network outputs
+        A mixture of ``K = components`` diagonal Gaussians per ``z``. The decoder outputs
         ``K (1 + 2 D)`` numbers, split in this order: ``K`` component logits, then ``K x D`` means,
         then ``K x D`` raw log scales (``sigma = min_scale + exp(raw)``), each read row-major as
         ``(K, D)``.
     ``"bernoulli"``
-        Independent Bernoulli pixels; the network outputs ``D`` logits. Data must be in {0, 1}:
-        binarise images in [-1, 1] with ``(x > 0).float()``.
+        Independent Bernoulli pixels; the decoder outputs ``D`` logits ``l``. Data must be binary
+        in {-1, 1}, igmlib's pixel convention (1 = "on", probability ``sigmoid(l)``): binarise
+        images in [-1, 1] with ``torch.where(x > 0, 1.0, -1.0)``. Means and samples are in the
+        same units: ``E[x | z] = 2 sigmoid(l) - 1``, samples in {-1, 1}.
 
-    :meth:`output_size` gives the network's required output size. Internally ``x`` is flattened to
-    ``(N, D)``; :meth:`sample` and :meth:`forward` return ``(N, *event_shape)``.
+    :meth:`output_size` gives the decoder's required output size. Internally ``x`` is flattened to
+    ``(N, D)``; :meth:`sample`, :meth:`sample_mean` and :meth:`forward` return ``(N, *event_shape)``.
+
+    Sampling (the rule of every likelihood model): :meth:`sample` draws ``x ~ p(x)``: ``z ~ p(z)``,
+    then ``x ~ p(x | z)`` with the observation noise; :meth:`sample_mean` returns the conditional
+    means ``E[x | z]``, ``z ~ p(z)`` (the noise-free "mean images"); :meth:`rsample` the draws with
+    gradients (Gaussian head only); :meth:`decode` / ``forward`` the means of given latents,
+    differentiably. ``model.likelihood`` is the head's name (the constructor's string).
 
     Training (one player, ``"model"``, Adam ``lr``) minimises ``-mean_n log p_hat(x_n)`` with
     ``S = samples`` prior draws per step, shared by all points of the minibatch.
 
     Args:
-        network: maps ``(N, latent_dim)`` to ``(N, output_size(likelihood, event_shape, components))``.
+        decoder: maps ``(N, latent_dim)`` to ``(N, output_size(likelihood, event_shape, components))``.
         latent_dim: size of ``z``.
         event_shape: the shape of one data point, e.g. ``(2,)`` or ``(1, 8, 8)``.
         likelihood: ``"gaussian"`` (default), ``"mixture"`` or ``"bernoulli"``.
@@ -68,8 +72,8 @@ class DensityNetwork(LatentSampler):
             that fit in the CPU cache; the default 2**20 evaluates several times faster than 2**24).
 
     Raises:
-        TypeError / ValueError: unknown head (the message lists the valid ones), a non-positive
-            size, ``scale`` or ``components`` given for a head that does not use them.
+        TypeError / ValueError: a non-module decoder, an unknown head (the message lists the valid
+            ones), a non-positive size, ``scale`` or ``components`` given for a head that does not use them.
 
     References:
         MacKay, "Bayesian neural networks and density networks", Nuclear Instruments and Methods
@@ -79,7 +83,7 @@ class DensityNetwork(LatentSampler):
 
     def __init__(
         self,
-        network: nn.Module,
+        decoder: nn.Module,
         latent_dim: int,
         event_shape: Sequence[int],
         *,
@@ -92,14 +96,7 @@ class DensityNetwork(LatentSampler):
         betas: tuple[float, float] = (0.9, 0.999),
         max_elements: int = 2**20,
     ):
-        super().__init__(network, latent_dim, name="network")
-        self.likelihood = check_choice(likelihood, "likelihood", LIKELIHOODS)
-        if isinstance(event_shape, int):
-            event_shape = (event_shape,)
-        self.event_shape = tuple(check_positive_int(s, "event_shape entry") for s in event_shape)
-        if not self.event_shape:
-            raise ValueError("event_shape must have at least one dimension, e.g. (2,)")
-        self.data_dim = _event_size(self.event_shape)
+        super().__init__(decoder, latent_dim, likelihood=likelihood, likelihoods=LIKELIHOODS, event_shape=event_shape)
         if scale is not None and likelihood != "gaussian":
             raise ValueError(f"scale is only used by the gaussian head, not {likelihood!r}: leave scale=None")
         if components is not None and likelihood != "mixture":
@@ -120,9 +117,9 @@ class DensityNetwork(LatentSampler):
 
     @staticmethod
     def output_size(likelihood: str, event_shape: Sequence[int], components: int | None = None) -> int:
-        """Outputs the network needs: ``D`` (gaussian, bernoulli) or ``K (1 + 2 D)`` (mixture)."""
+        """Outputs the decoder needs: ``D`` (gaussian, bernoulli) or ``K (1 + 2 D)`` (mixture)."""
         check_choice(likelihood, "likelihood", LIKELIHOODS)
-        d = _event_size((event_shape,) if isinstance(event_shape, int) else tuple(event_shape))
+        d = math.prod(check_event_shape(event_shape))
         if likelihood == "mixture":
             if components is None:
                 raise ValueError("the mixture head needs components=K")
@@ -130,19 +127,27 @@ class DensityNetwork(LatentSampler):
         return d
 
     # ---- p(x | z) -------------------------------------------------------------------------
-    def _params(self, z: torch.Tensor) -> torch.Tensor:
-        out = self.generator(z)
+    def decoder_outputs(self, z: torch.Tensor) -> torch.Tensor:
+        """The decoder's outputs ``(N, output_size)`` for latents ``(N, latent_dim)``: the parameters of
+        ``p(x | z)`` (see the heads above), differentiably.
+
+        Raises:
+            ValueError: bad ``z``, or outputs of the wrong size (the message says how to size them).
+        """
+        check_tensor(z, "z", ndim=2, last_dim=self.latent_dim)
+        out = self.decoder(z)
         want = self.output_size(self.likelihood, self.event_shape, self.components)
         if out.dim() != 2 or out.shape[1] != want:
             raise ValueError(
-                f"network output must have shape (N, {want}) for the {self.likelihood} head with event_shape "
+                f"decoder output must have shape (N, {want}) for the {self.likelihood} head with event_shape "
                 f"{self.event_shape}, got {shape_str(out.shape)}: size its last layer with "
                 f"DensityNetwork.output_size({self.likelihood!r}, {self.event_shape}, {self.components})"
             )
         return out
 
     def _distribution(self, out: torch.Tensor, validate: bool | None = None) -> D.Distribution:
-        """``p(x | z)`` from network outputs ``(N, P)``: batch_shape ``(N,)``, event_shape ``(D,)``."""
+        """``p(x | z)`` from decoder outputs ``(..., P)``: batch_shape ``(...)``, event_shape ``(D,)``
+        (Bernoulli: over the bits ``b = (x + 1) / 2`` in {0, 1})."""
         d = self.data_dim
         if self.likelihood == "bernoulli":
             return D.Independent(D.Bernoulli(logits=out, validate_args=validate), 1)
@@ -152,63 +157,58 @@ class DensityNetwork(LatentSampler):
             else:
                 scale = (self.min_scale + self.log_scale.exp()).expand_as(out)
             return D.Independent(D.Normal(out, scale, validate_args=validate), 1)
-        k = self.components
-        logits = out[:, :k]  # (N, K)
-        means = out[:, k: k + k * d].reshape(-1, k, d)  # (N, K, D)
-        scales = self.min_scale + out[:, k + k * d:].reshape(-1, k, d).exp()  # (N, K, D)
+        k, lead = self.components, out.shape[:-1]
+        logits = out[..., :k]  # (..., K)
+        means = out[..., k: k + k * d].reshape(*lead, k, d)  # (..., K, D)
+        scales = self.min_scale + out[..., k + k * d:].reshape(*lead, k, d).exp()  # (..., K, D)
         comp = D.Independent(D.Normal(means, scales, validate_args=validate), 1)
         return D.MixtureSameFamily(D.Categorical(logits=logits, validate_args=validate), comp, validate_args=validate)
 
     def conditional(self, z: torch.Tensor) -> D.Distribution:
         """The distribution ``p(x | z)`` over flattened data: batch_shape ``(N,)``, event_shape ``(D,)``.
 
+        For the Bernoulli head it is the distribution of the bits ``b = (x + 1) / 2`` in {0, 1}
+        (``torch.distributions.Bernoulli``'s support): ``log_prob`` takes ``(x + 1) / 2``, and
+        ``sample()`` returns bits (map them with ``2 * b - 1``; :meth:`sample` does).
+
         Shapes:
             ``z``: ``(N, latent_dim)``.
         """
-        check_tensor(z, "z", ndim=2, last_dim=self.latent_dim)
-        return self._distribution(self._params(z))
+        return self._distribution(self.decoder_outputs(z))
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        """The conditional means ``E[x | z]``, shape ``(N, *event_shape)``, differentiably
-        (Bernoulli head: pixel probabilities in [0, 1])."""
-        return self.conditional(z).mean.reshape(-1, *self.event_shape)
+    def _target(self, x_flat: torch.Tensor) -> torch.Tensor:
+        """Data in the distribution's units: the bits ``(x + 1) / 2`` for the Bernoulli head."""
+        return 0.5 * (x_flat + 1.0) if self.likelihood == "bernoulli" else x_flat
 
-    def rsample(self, n: int) -> torch.Tensor:
-        """``n`` reparameterised samples ``x ~ p(x | z)`` (gaussian head only; others are discrete)."""
+    def _check_values(self, x_flat: torch.Tensor) -> None:
+        if self.likelihood == "bernoulli" and not bool(((x_flat == 1) | (x_flat == -1)).all()):  # one host sync
+            raise ValueError(
+                "the bernoulli head needs binary data in {-1, 1} (igmlib's pixel convention, 1 = on), got "
+                f"values in [{float(x_flat.min()):.3g}, {float(x_flat.max()):.3g}]: binarise images in [-1, 1] "
+                "with torch.where(x > 0, 1.0, -1.0); map bits in {0, 1} with 2 * x - 1"
+            )
+
+    def _log_prob(self, out: torch.Tensor, x_flat: torch.Tensor) -> torch.Tensor:
+        return self._distribution(out, validate=False).log_prob(self._target(x_flat))
+
+    def _mean(self, out: torch.Tensor) -> torch.Tensor:
+        if self.likelihood == "bernoulli":
+            return 2.0 * torch.sigmoid(out) - 1.0
+        return self._distribution(out).mean
+
+    def _sample(self, out: torch.Tensor) -> torch.Tensor:
+        x = self._distribution(out).sample()
+        return 2.0 * x - 1.0 if self.likelihood == "bernoulli" else x
+
+    def _rsample(self, out: torch.Tensor) -> torch.Tensor:
         if self.likelihood != "gaussian":
             raise NotImplementedError(
-                f"the {self.likelihood} head has no reparameterised samples: use sample(n) (no gradients)"
+                f"the {self.likelihood} head has no reparameterised samples: use sample(n) (draws, no gradients) "
+                "or decode(z) (means, with gradients)"
             )
-        return self.conditional(self.prior(n)).rsample().reshape(n, *self.event_shape)
-
-    @torch.no_grad()
-    def sample(self, n: int) -> torch.Tensor:
-        """``n`` samples ``z ~ p(z), x ~ p(x | z)``, shape ``(n, *event_shape)``, without gradients."""
-        return self.conditional(self.prior(n)).sample().reshape(n, *self.event_shape)
-
-    @torch.no_grad()
-    def sample_mean(self, n: int) -> torch.Tensor:
-        """``n`` conditional means ``E[x | z]``, ``z ~ p(z)``: the noise-free images, ``(n, *event_shape)``."""
-        return self(self.prior(n))
+        return self._distribution(out).rsample()
 
     # ---- the Monte Carlo likelihood ---------------------------------------------------------
-    def _check_x(self, x) -> torch.Tensor:
-        check_tensor(x, "x")
-        if x.dim() != 1 + len(self.event_shape) or tuple(x.shape[1:]) != self.event_shape:
-            want = "(N, " + ", ".join(str(s) for s in self.event_shape) + ")"
-            raise ValueError(
-                f"x must have shape {want}, got {shape_str(x.shape)}: "
-                f"use x.reshape(-1, {', '.join(str(s) for s in self.event_shape)})"
-            )
-        if x.shape[0] == 0:
-            raise ValueError("x is empty: pass at least one data point")
-        flat = x.reshape(len(x), self.data_dim)
-        if self.likelihood == "bernoulli" and not bool(((flat == 0) | (flat == 1)).all()):
-            raise ValueError(
-                "the bernoulli head needs data in {0, 1}; binarise images in [-1, 1] with (x > 0).float()"
-            )
-        return flat
-
     def log_likelihood(
         self, x: torch.Tensor, samples: int | None = None, *, z: torch.Tensor | None = None
     ) -> torch.Tensor:
@@ -229,14 +229,14 @@ class DensityNetwork(LatentSampler):
             ``(N,)`` log-likelihood estimates in nats (differentiable w.r.t. the parameters).
 
         Raises:
-            TypeError / ValueError: wrong shape of ``x`` or ``z``, ``samples <= 0``, non-binary data
-                for the Bernoulli head.
+            TypeError / ValueError: wrong shape of ``x`` or ``z``, ``samples <= 0``, data not in
+                {-1, 1} for the Bernoulli head.
 
         References:
             MacKay (1995), section 3; Burda, Grosse, Salakhutdinov, "Importance Weighted
             Autoencoders", ICLR 2016, Theorem 1 (the bound tightens monotonically in ``S``).
         """
-        flat = self._check_x(x)
+        flat = self._target(self._check_x(x))
         if z is None:
             s = check_positive_int(self.samples if samples is None else samples, "samples")
         else:
@@ -251,7 +251,7 @@ class DensityNetwork(LatentSampler):
         partial = []  # logsumexp over each block of samples, each (N,)
         for start in range(0, s, s_block):
             zb = z[start: start + s_block] if z is not None else self.prior(min(s_block, s - start))
-            dist = self._distribution(self._params(zb), validate=False)  # batch (Sb,)
+            dist = self._distribution(self.decoder_outputs(zb), validate=False)  # batch (Sb,)
             rows = [
                 torch.logsumexp(dist.log_prob(flat[i: i + row_block, None, :]), dim=1)  # (Nb, Sb) -> (Nb,)
                 for i in range(0, n, row_block)
@@ -261,7 +261,7 @@ class DensityNetwork(LatentSampler):
 
     # ---- training -----------------------------------------------------------------------------
     def model_loss(self, batch) -> dict[str, torch.Tensor]:
-        # Update the network (and learned scales): maximise the MC estimate of mean log p(x).
+        # Update the decoder (and learned scales): maximise the MC estimate of mean log p(x).
         x = batch[0] if isinstance(batch, (tuple, list)) else batch
         ll = self.log_likelihood(x, self.samples)
         return {"loss": -ll.mean(), "log p(x)": ll.mean().detach()}

@@ -7,12 +7,9 @@ from torch import nn
 from .._validation import check_choice, check_module, check_positive
 from .. import losses
 from ..losses import GAN_LOSSES
-from ..penalties import r1_penalty, roth_penalty
+from ..penalties import GAN_PENALTIES, r1_penalty, roth_penalty
 from ..player import Player
 from .base import LatentSampler, adam
-
-
-PENALTIES = ("r1", "gan_dp")
 
 
 class GAN(LatentSampler):
@@ -65,7 +62,7 @@ class GAN(LatentSampler):
         self.lr = check_positive(lr, "lr")
         self.betas = tuple(betas)
         self.joint_batch = bool(joint_batch)
-        self.penalty = None if penalty is None else check_choice(penalty, "penalty", PENALTIES)
+        self.penalty = None if penalty is None else check_choice(penalty, "penalty", GAN_PENALTIES)
         default_weight = {"r1": 10.0, "gan_dp": 2.0}.get(self.penalty, 0.0)
         self.penalty_weight = default_weight if penalty_weight is None else check_positive(
             penalty_weight, "penalty_weight", allow_zero=True)

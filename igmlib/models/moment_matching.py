@@ -17,7 +17,7 @@ from torch import nn
 
 from .._validation import check_positive
 from ..divergences import mmd2
-from ..player import Player
+from ..player import Player, batch_data
 from .base import LatentSampler, adam
 
 
@@ -47,7 +47,7 @@ mind the cost for large ``d``)."""
 
 
 def _flat_batch(batch) -> torch.Tensor:
-    x = batch[0] if isinstance(batch, (tuple, list)) else batch  # (x, y) pairs: keep x
+    x = batch_data(batch)  # (x, y) pairs: keep x
     return x.reshape(len(x), -1)  # (N, features)
 
 

@@ -16,7 +16,7 @@ from torch import nn
 
 from .._validation import check_module, check_positive, check_tensor
 from .. import losses
-from ..player import Player
+from ..player import Player, batch_data
 from .base import adam
 
 Reference = D.Distribution | torch.Tensor | Callable[[int], torch.Tensor]
@@ -95,8 +95,7 @@ class RatioEstimator(nn.Module):
 
     def classifier_loss(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
         """Binary cross-entropy (nats) of data (label 1) against as many reference samples (label 0)."""
-        if isinstance(batch, (tuple, list)):
-            batch = batch[0]  # labelled data: the labels are not used
+        batch = batch_data(batch)  # labelled data: the labels are not used
         ref = self.sample_reference(len(batch))
         if ref.shape != batch.shape:
             raise ValueError(

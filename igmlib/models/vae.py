@@ -16,7 +16,13 @@ levels (``p`` strictly between 0 and 1, e.g. the 8x8 digits) it is the usual app
 not a normalised density on [0, 1]^D (the continuous Bernoulli of Loaiza-Ganem and Cunningham 2019
 adds the missing normaliser), so its values compare models under the same convention only. The
 ``"gaussian"`` decoder outputs means, ``p(x | z) = N(x; mu(z), s^2 I)`` with one shared scale ``s``
-(learned, or fixed with ``scale=...``).
+(learned, or fixed with ``scale=...``). The constructor argument ``likelihood`` and the attribute
+``model.likelihood`` are that name (a string); the observation model itself, the module that holds
+a learned scale, is ``model.observation`` (an :class:`ObservationModel`).
+
+Sampling follows :class:`igmlib.models.base.LikelihoodModel`: ``sample(n)`` draws ``x ~ p(x)``
+(Bernoulli: binary pixels in {-1, 1}; Gaussian: means plus noise), ``sample_mean(n)`` returns the
+decoded means ``E[x | z]``, ``z ~ p(z)`` (the mean images).
 """
 from __future__ import annotations
 
@@ -25,17 +31,18 @@ from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
+from torch import distributions as D
 from torch import nn
 
 from .._validation import check_choice, check_module, check_positive, check_positive_int, check_tensor, shape_str
 from ..divergences import gaussian_kl
 from ..player import Player
-from .base import LatentSampler, adam
+from .base import LikelihoodModel, adam
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 
 
-class Likelihood(nn.Module):
+class ObservationModel(nn.Module):
     """The decoder's observation model ``p(x | z)`` from decoder outputs (see the module docstring).
 
     Args:
@@ -98,83 +105,80 @@ class Likelihood(nn.Module):
                 return 2.0 * torch.bernoulli(torch.sigmoid(out)) - 1.0
             return out + self.scale() * torch.randn_like(out)
 
+    def rsample(self, out: torch.Tensor) -> torch.Tensor:
+        """Reparameterised ``x = out + s * eps ~ p(x | z)``, with gradients (Gaussian only).
 
-class _LatentVariableModel(LatentSampler):
-    """What VAE and AVB share: the decoder ``z -> outputs``, the likelihood head and data shapes."""
+        Raises:
+            NotImplementedError: the Bernoulli observation model (discrete: no reparameterisation).
+        """
+        if self.kind != "gaussian":
+            raise NotImplementedError(
+                f"the {self.kind} likelihood has no reparameterised samples: use sample(n) (draws, no "
+                "gradients) or decode(z) (means, with gradients)")
+        return out + self.scale() * torch.randn_like(out)
+
+
+class _VariationalModel(LikelihoodModel):
+    """What VAE and AVB share: the decoder ``z -> outputs``, the observation model and data shapes."""
 
     def __init__(self, decoder: nn.Module, latent_dim: int, *, likelihood: str, scale, min_scale,
                  event_shape: Sequence[int] | None):
-        super().__init__(decoder, latent_dim, name="decoder")
-        self.likelihood = Likelihood(likelihood, scale=scale, min_scale=min_scale)
-        if isinstance(event_shape, int):
-            event_shape = (event_shape,)
-        self.event_shape = None if event_shape is None else tuple(
-            check_positive_int(s, "event_shape entry") for s in event_shape)
+        super().__init__(decoder, latent_dim, likelihood=likelihood, likelihoods=LIKELIHOODS,
+                         event_shape=event_shape, event_shape_optional=True)
+        self.observation = ObservationModel(likelihood, scale=scale, min_scale=min_scale)
 
-    @property
-    def decoder(self) -> nn.Module:
-        """The decoder network (registered once, as ``generator``)."""
-        return self.generator
-
-    def _flat(self, x: torch.Tensor) -> torch.Tensor:
-        """Check a data batch and flatten it to ``(N, D)``."""
-        check_tensor(x, "x")
-        if x.dim() < 2:
-            raise ValueError(f"x must be a batch (N, ...), got shape {shape_str(x.shape)}: use x.reshape(1, -1)")
-        if self.event_shape is not None and tuple(x.shape[1:]) != self.event_shape:
-            want = "(N, " + ", ".join(str(s) for s in self.event_shape) + ")"
-            raise ValueError(f"x must have shape {want}, got {shape_str(x.shape)}")
-        self.likelihood.check_data(x)
-        return x.reshape(len(x), -1)
+    def _check_values(self, x_flat: torch.Tensor) -> None:
+        self.observation.check_data(x_flat)
 
     def decoder_outputs(self, z: torch.Tensor) -> torch.Tensor:
-        """Decoder outputs (logits or means) flattened to ``(N, D)``, differentiably."""
+        """Decoder outputs (logits or means) flattened to ``(N, D)``, differentiably.
+
+        Raises:
+            ValueError: bad ``z``, or ``D`` differs from the numbers in one point of ``event_shape``.
+        """
         check_tensor(z, "z", ndim=2, last_dim=self.latent_dim)
-        return self.decoder(z).reshape(len(z), -1)
+        out = self.decoder(z).reshape(len(z), -1)
+        if self.data_dim is not None and out.shape[-1] != self.data_dim:
+            self._size_error(out.shape[-1], self.data_dim)
+        return out
 
-    def log_px_given_z(self, x_flat: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """``log p(x | z)`` for flat data ``(N, D)`` and latents ``(..., N, k)``: shape ``(..., N)``."""
-        lead = z.shape[:-1]
-        out = self.decoder(z.reshape(-1, self.latent_dim)).reshape(*lead, -1)
+    @staticmethod
+    def _size_error(outputs: int, data: int):
+        raise ValueError(f"the decoder outputs {outputs} numbers per latent but a data point has {data}: "
+                         "size the decoder's last layer to the data")
+
+    def _log_prob(self, out: torch.Tensor, x_flat: torch.Tensor) -> torch.Tensor:
         if out.shape[-1] != x_flat.shape[-1]:
-            raise ValueError(
-                f"the decoder outputs {out.shape[-1]} numbers per latent but a data point has "
-                f"{x_flat.shape[-1]}: size the decoder's last layer to the data"
-            )
-        return self.likelihood.log_prob(out, x_flat)
+            self._size_error(out.shape[-1], x_flat.shape[-1])
+        return self.observation.log_prob(out, x_flat)
 
-    def _shape(self, flat: torch.Tensor, like: torch.Tensor | None = None) -> torch.Tensor:
-        if like is not None:
-            return flat.reshape(like.shape)
-        if self.event_shape is not None:
-            return flat.reshape(len(flat), *self.event_shape)
-        return flat
+    def _mean(self, out: torch.Tensor) -> torch.Tensor:
+        return self.observation.mean(out)
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """``E[x | z]`` in data units, shape ``(N, *event_shape)`` (or the decoder's), differentiably."""
-        return self._shape(self.likelihood.mean(self.decoder_outputs(z)))
+    def _sample(self, out: torch.Tensor) -> torch.Tensor:
+        return self.observation.sample(out)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        """The decoder as a generator: ``E[x | z]`` (see :meth:`decode`)."""
-        return self.decode(z)
-
-    def rsample(self, n: int) -> torch.Tensor:
-        """``n`` decoded prior samples ``E[x | z]``, ``z ~ N(0, I)`` (the mean images), with gradients."""
-        return self.decode(self.prior(n))
-
-    @torch.no_grad()
-    def sample_noisy(self, n: int) -> torch.Tensor:
-        """``n`` samples ``z ~ p(z)``, ``x ~ p(x | z)`` including the observation noise."""
-        return self._shape(self.likelihood.sample(self.decoder_outputs(self.prior(n))))
+    def _rsample(self, out: torch.Tensor) -> torch.Tensor:
+        return self.observation.rsample(out)
 
 
-class VAE(_LatentVariableModel):
+class VAE(_VariationalModel):
     """A variational autoencoder with a Gaussian encoder and a Bernoulli or Gaussian decoder.
 
     One player, ``"model"`` (encoder, decoder and a learned scale), maximises the mean ELBO with
     one reparameterised sample per data point and the analytic KL: the SGVB estimator of
-    Kingma and Welling (2014), eq. (7), with their Appendix B KL. :meth:`sample` returns decoded
-    prior samples ``E[x | z]`` (the mean images); :meth:`sample_noisy` adds the observation noise.
+    Kingma and Welling (2014), eq. (7), with their Appendix B KL.
+
+    Sampling (the rule of every likelihood model): :meth:`sample` draws ``x ~ p(x)`` (``z ~ p(z)``,
+    ``x ~ p(x | z)`` with the observation noise: binary pixels in {-1, 1} for the Bernoulli decoder),
+    :meth:`sample_mean` returns the decoded means ``E[x | z]`` (the mean images, pixel probabilities
+    mapped to [-1, 1]), :meth:`rsample` the draws with gradients (Gaussian decoder only) and
+    :meth:`decode` / ``forward`` the means ``E[x | z]`` of given latents, differentiably.
+
+    Attributes:
+        likelihood: the name of ``p(x | z)``, ``"bernoulli"`` or ``"gaussian"``.
+        observation: the :class:`ObservationModel` (holds a learned Gaussian scale).
+        decoder, encoder: the networks.
 
     Args:
         encoder: maps data ``(N, ...)`` (as given, e.g. images ``(N, 1, 8, 8)``: put an
@@ -188,17 +192,19 @@ class VAE(_LatentVariableModel):
         scale: Gaussian only: fixed observation std, or ``None`` to learn one shared std.
         min_scale: floor of a learned scale.
         event_shape: shape of one data point, e.g. ``(1, 8, 8)``: decoded samples get this shape
-            and inputs are checked against it. ``None`` keeps the decoder's output shape.
+            and inputs are checked against it. ``None`` gives flat samples ``(N, D)``.
         lr: Adam learning rate.
         betas: Adam betas.
 
     Shapes:
-        ``encode``: ``(N, ...) -> (N, k), (N, k)``; ``elbo`` and ``log_likelihood``: ``(N, ...) -> (N,)``;
-        ``decode``: ``(N, k) -> (N, *event_shape)``.
+        ``encode``: ``(N, ...) -> (N, k), (N, k)``; ``elbo`` and ``log_likelihood``: ``(N, ...) -> (N,)``
+        in nats; ``decode``: ``(N, k) -> (N, *event_shape)``; ``sample``, ``sample_mean``:
+        ``n -> (n, *event_shape)``.
 
     Raises:
         TypeError / ValueError: non-module networks, an unknown likelihood (the message lists the
-            valid ones), encoder outputs of the wrong size, data outside [-1, 1] for Bernoulli.
+            valid ones), encoder or decoder outputs of the wrong size, data of the wrong shape,
+            data outside [-1, 1] for Bernoulli.
 
     References:
         Kingma and Welling, "Auto-Encoding Variational Bayes", ICLR 2014, section 2.4 (the
@@ -231,8 +237,15 @@ class VAE(_LatentVariableModel):
 
     # ---- q(z | x) -------------------------------------------------------------------------------
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The mean and log-variance of ``q(z | x)``, each ``(N, latent_dim)``, differentiably."""
-        self._flat(x)
+        """The mean and log-variance of ``q(z | x)``, each ``(N, latent_dim)``, differentiably.
+
+        Raises:
+            ValueError: bad data (see :meth:`elbo`), or encoder outputs other than ``(N, 2 * latent_dim)``.
+        """
+        self._check_x(x)
+        return self._encode(x)
+
+    def _encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         out = self.encoder(x)
         k = self.latent_dim
         if out.dim() != 2 or out.shape[1] != 2 * k:
@@ -252,14 +265,14 @@ class VAE(_LatentVariableModel):
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         """``E[x | z = mu(x)]``: the decoded posterior mean, shaped like ``x``; no gradients."""
         mean, _ = self.encode(x)
-        return self._shape(self.likelihood.mean(self.decoder_outputs(mean)), like=x)
+        return self._shape(self._mean(self.decoder_outputs(mean)), like=x)
 
     # ---- bounds and estimates -----------------------------------------------------------------------
     def elbo_terms(self, x: torch.Tensor, samples: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
         """``(E_q[log p(x | z)], KL(q(z | x) || p(z)))`` per data point, each ``(N,)`` in nats; the first
         is a Monte Carlo average over ``samples`` reparameterised draws, the second is analytic."""
-        flat = self._flat(x)
-        mean, log_var = self.encode(x)
+        flat = self._check_x(x)
+        mean, log_var = self._encode(x)
         s = check_positive_int(samples, "samples")
         z = mean + (0.5 * log_var).exp() * torch.randn((s, *mean.shape), device=mean.device, dtype=mean.dtype)
         return self.log_px_given_z(flat, z).mean(0), gaussian_kl(mean, log_var)
@@ -283,7 +296,8 @@ class VAE(_LatentVariableModel):
         ``z_k ~ q(z | x)``, ``K = samples``. The average inside the log is unbiased for ``p(x)``, so the
         estimate is a stochastic lower bound: its expectation increases with ``K`` towards ``log p(x)``
         and equals the ELBO at ``K = 1`` (Burda et al. 2016, Theorem 1). Computed in blocks of samples
-        of at most about ``max_elements`` decoder outputs. Wrap in ``torch.no_grad()`` for evaluation.
+        of at most about ``max_elements`` decoder outputs (:meth:`_importance_log_likelihood`, shared
+        with :class:`igmlib.models.AVB`). Wrap in ``torch.no_grad()`` for evaluation.
 
         Raises:
             TypeError / ValueError: bad ``x`` or a non-positive ``samples``.
@@ -291,22 +305,11 @@ class VAE(_LatentVariableModel):
         References:
             Burda, Grosse, Salakhutdinov, "Importance Weighted Autoencoders", ICLR 2016, eq. (8).
         """
-        flat = self._flat(x)
-        k = check_positive_int(samples, "samples")
-        mean, log_var = self.encode(x)
-        std = (0.5 * log_var).exp()
-        n, d = flat.shape
-        block = max(1, min(k, check_positive_int(max_elements, "max_elements") // max(1, n * d)))
-        parts = []
-        for start in range(0, k, block):
-            b = min(block, k - start)
-            eps = torch.randn((b, *mean.shape), device=mean.device, dtype=mean.dtype)
-            z = mean + std * eps  # (b, N, k)
-            log_q = (-0.5 * eps**2 - 0.5 * log_var - 0.5 * math.log(2 * math.pi)).sum(-1)  # (b, N)
-            log_prior = (-0.5 * z**2 - 0.5 * math.log(2 * math.pi)).sum(-1)  # (b, N)
-            log_w = self.log_px_given_z(flat, z) + log_prior - log_q  # (b, N)
-            parts.append(torch.logsumexp(log_w, dim=0))
-        return torch.logsumexp(torch.stack(parts), dim=0) - math.log(k)
+        flat = self._check_x(x)
+        check_positive_int(samples, "samples")
+        mean, log_var = self._encode(x)
+        proposal = D.Independent(D.Normal(mean, (0.5 * log_var).exp()), 1)  # q(z | x): batch (N,), event (k,)
+        return self._importance_log_likelihood(flat, proposal, samples, max_elements)
 
     # ---- training -------------------------------------------------------------------------------------
     def model_loss(self, batch) -> dict[str, torch.Tensor]:
