@@ -214,7 +214,11 @@ def resume(path, *, model, optimizers: dict, schedulers: dict, config: dict, ste
                                   f"{name!r}, this run uses {type(opt).__name__}: resume with the same optimizer")
     fresh = {name: _hyperparameters(opt) for name, opt in optimizers.items()}
     flags = {name: [{k: g[k] for k in IMPLEMENTATION if k in g} for g in opt.param_groups] for name, opt in optimizers.items()}
-    model.load_state_dict(ckpt["model"])
+    try:
+        model.load_state_dict(ckpt["model"])
+    except RuntimeError as err:  # other networks, or EMA on in one run and off in the other
+        raise CheckpointError(f"checkpoint {path} holds another {type(model).__name__}: {' '.join(str(err).split())} Build the model "
+                              "as the run that wrote it did (same networks and options such as ema=)") from None
     for name, opt in optimizers.items():
         opt.load_state_dict(ckpt["optimizers"][name])
         for group, own in zip(opt.param_groups, flags[name]):

@@ -34,6 +34,33 @@ def make_activation(name: str) -> nn.Module:
     return ACTIVATIONS[check_choice(name, "activation", ACTIVATIONS)]()
 
 
+def spectral_normalise(module: nn.Module) -> nn.Module:
+    """Apply spectral normalisation to every ``Linear`` and ``Conv1d/2d/3d`` layer of ``module``, in
+    place, and return ``module``.
+
+    Each weight ``W`` is used as ``W / sigma(W)``, ``sigma`` the largest singular value of ``W``
+    reshaped to ``(out_channels, -1)``, estimated by one power iteration per forward pass in train
+    mode (``torch.nn.utils.parametrizations.spectral_norm``; the vectors ``u``, ``v`` are buffers, so
+    checkpoints resume exactly). Every such layer is then 1-Lipschitz in that matrix norm, which
+    bounds the network's Lipschitz constant with 1-Lipschitz activations. The raw weight is
+    ``layer.parametrizations.weight.original``.
+
+    Raises:
+        TypeError: ``module`` is not an ``nn.Module``.
+
+    References:
+        Miyato, Kataoka, Koyama, Yoshida, "Spectral Normalization for Generative Adversarial
+        Networks", ICLR 2018, section 2 (``W / sigma(W)``) and Algorithm 1 (one power iteration
+        per update).
+    """
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"module must be a torch.nn.Module, got {type(module).__name__}")
+    for layer in list(module.modules()):
+        if isinstance(layer, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+            nn.utils.parametrizations.spectral_norm(layer)
+    return module
+
+
 class MLP(nn.Sequential):
     """A fully connected network ``in_features -> hidden... -> out_features``.
 
@@ -44,6 +71,9 @@ class MLP(nn.Sequential):
         activation: hidden activation, one of ``relu, leaky_relu, tanh, softplus, elu, sigmoid, identity``.
         out_activation: activation after the last layer (default: none, i.e. logits).
         batch_norm: BatchNorm1d after each hidden linear layer.
+        spectral_norm: spectral normalisation of every linear layer (:func:`spectral_normalise`):
+            for discriminators and critics, whose Lipschitz constant it bounds (SN-GAN's
+            discriminators have no BatchNorm; ``batch_norm=True`` keeps it if asked).
 
     Shapes:
         ``(N, in_features) -> (N, out_features)``.
@@ -61,6 +91,7 @@ class MLP(nn.Sequential):
         activation: str = "relu",
         out_activation: str | None = None,
         batch_norm: bool = False,
+        spectral_norm: bool = False,
     ):
         check_positive_int(in_features, "in_features")
         check_positive_int(out_features, "out_features")
@@ -76,6 +107,8 @@ class MLP(nn.Sequential):
             layers.append(make_activation(out_activation))
         super().__init__(*layers)
         self.in_features, self.out_features = in_features, out_features
+        if spectral_norm:
+            spectral_normalise(self)
 
 
 class ConvGenerator(nn.Module):
@@ -120,20 +153,24 @@ class ConvGenerator(nn.Module):
 class ConvDiscriminator(nn.Module):
     """DCGAN-style discriminator / critic / encoder body: an image to ``out_features`` numbers.
 
-    Two stride-2 convolutions with LeakyReLU(0.2) (no normalisation by default, so it is safe with
-    gradient penalties), then a linear layer.
+    Two stride-2 convolutions with LeakyReLU(0.2), then a linear layer. It has no normalisation
+    layers (so it is safe with gradient penalties), with or without ``spectral_norm``: SN-GAN's
+    discriminators have none either, spectral normalisation replaces them.
 
     Args:
         image_size: side ``s`` in pixels, divisible by 4.
         channels: image channels.
         width: base number of feature maps.
         out_features: outputs (1 logit for a discriminator; more for an encoder or a Q head).
+        spectral_norm: spectral normalisation of both convolutions and the linear layer
+            (:func:`spectral_normalise`; Miyato et al. 2018).
 
     Shapes:
         ``(N, channels, s, s) -> (N, out_features)``.
     """
 
-    def __init__(self, image_size: int = 8, channels: int = 1, width: int = 64, out_features: int = 1):
+    def __init__(self, image_size: int = 8, channels: int = 1, width: int = 64, out_features: int = 1, *,
+                 spectral_norm: bool = False):
         super().__init__()
         check_positive_int(channels, "channels")
         check_positive_int(width, "width")
@@ -146,6 +183,8 @@ class ConvDiscriminator(nn.Module):
             nn.Flatten(),  # (N, 2 width s s)
         )
         self.head = nn.Linear(2 * width * s * s, out_features)
+        if spectral_norm:
+            spectral_normalise(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         expected = (self.channels, self.image_size, self.image_size)

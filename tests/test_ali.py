@@ -185,3 +185,13 @@ def test_bigan_learns_to_invert_on_a_line():
     after = float((model.reconstruct(x) - x).norm(dim=1).mean())
     assert before > 0.5  # the data's mean norm is 0.8
     assert after < 0.3 * before  # measured: 0.84 -> 0.11 (other seeds 0.14-0.37 of the start)
+
+
+def test_two_time_scale_learning_rates():
+    torch.manual_seed(0)
+    model = ALI(MLP(3, 2), MLP(2, 6), MLP(5, 1), 3, lr=1e-4, lr_discriminator=4e-4)
+    lrs = {p.name: p.optimizer(p.parameters()).defaults["lr"] for p in model.players()}
+    assert lrs == {"discriminator": 4e-4, "generator_encoder": 1e-4}
+    assert ALI(MLP(3, 2), MLP(2, 6), MLP(5, 1), 3, lr_generator_encoder=1e-5).lr_generator_encoder == 1e-5
+    with pytest.raises(ValueError, match="lr_generator_encoder must be > 0"):
+        ALI(MLP(3, 2), MLP(2, 6), MLP(5, 1), 3, lr_generator_encoder=-1.0)

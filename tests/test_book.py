@@ -48,6 +48,14 @@ def test_chapter_opens_with_colab_setup_and_budget(chapter):
     assert "igm.budget(" in text, "every chapter sizes its experiments with igm.budget(full=..., quick=...)"
 
 
+@pytest.mark.parametrize("page", sorted(BOOK.glob("*.md")), ids=lambda p: p.name)
+def test_no_page_contains_a_control_character(page):
+    # e.g. a TAB that replaced the "\t" of "\to" in a formula renders the maths broken
+    for number, line in enumerate(page.read_text().splitlines(), 1):
+        bad = [f"U+{ord(c):04X}" for c in line if (ord(c) < 32 and c != "\n") or ord(c) == 127]
+        assert not bad, f"{page.name}:{number} contains control characters {bad}: {line!r}"
+
+
 def test_toc_lists_every_page_once():
     files = _toc_files()
     assert len(files) == len(set(files))

@@ -191,3 +191,11 @@ def test_the_divergence_message_names_a_way_to_resume_and_that_way_works(ckpt_pa
     history = igm.fit(model, data, steps=30, batch_size=32, seed=0, resume=info.value.checkpoint,
                       new_hyperparameters=True)
     assert len(history["generator"]) == 30 and all(math.isfinite(v) for v in history["generator"])
+
+
+def test_resume_into_a_model_built_differently_says_so(ckpt_path):
+    torch.manual_seed(0)
+    make = lambda **kw: igm.models.GAN(igm.nets.MLP(2, 2, hidden=(8,)), igm.nets.MLP(2, 1, hidden=(8,)), 2, **kw)
+    igm.fit(make(ema=0.9), igm.data.ring(), steps=2, batch_size=16, seed=0, checkpoint=ckpt_path)
+    with pytest.raises(CheckpointError, match=r"holds another GAN: .*generator_ema.*Build the model as the run that wrote it did \(same networks and options such as ema=\)"):
+        igm.fit(make(), igm.data.ring(), steps=4, batch_size=16, seed=0, resume=ckpt_path)

@@ -167,3 +167,12 @@ def test_history_rejects_images_of_another_shape():
     history.query(torch.zeros(2, 1, 8, 8))
     with pytest.raises(ValueError, match="do not match the stored"):
         history.query(torch.zeros(2, 1, 4, 4))
+
+
+def test_two_time_scale_learning_rates():
+    model = small_cyclegan(lr=1e-4, lr_discriminators=4e-4)
+    lrs = {p.name: p.optimizer(p.parameters()).defaults["lr"] for p in model.players()}
+    assert lrs == {"generators": 1e-4, "discriminators": 4e-4}
+    assert small_cyclegan(lr_generators=3e-4).lr_discriminators == 2e-4
+    with pytest.raises(ValueError, match="lr_generators must be > 0"):
+        small_cyclegan(lr_generators=0.0)

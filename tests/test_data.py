@@ -2,7 +2,10 @@
 import gzip
 import hashlib
 import math
+import re
 import struct
+import warnings
+from pathlib import Path
 
 import numpy as np
 import pooch
@@ -323,21 +326,29 @@ def no_network(monkeypatch):
     monkeypatch.setattr(pooch.downloaders.HTTPDownloader, "__call__", offline)
 
 
+def sha256(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def fake_idx_files(folder, dataset, monkeypatch, n=(5, 3), gz=True):
-    """Write small 28x28 IDX files under the dataset's file names; make their hashes the known ones."""
+    """Write small 28x28 IDX files under the dataset's file names and make their hashes the known
+    ones: the .gz table's with ``gz``, else the table of uncompressed files' hashes."""
     rng = np.random.default_rng(1)
     table = {key: value for key, value in image_module.IDX_DATASETS[dataset].items()}
+    raw_table = {}
     arrays = {}
     for split, count in zip(("train", "test"), n):
         images = rng.integers(0, 256, size=(count, 28, 28), dtype=np.uint8)
         labels = rng.integers(0, 10, size=count, dtype=np.uint8)
         arrays[split] = images, labels
         files = []
-        for (name, _), array in zip(table[split], (images, labels)):
+        for (name, digest), array in zip(table[split], (images, labels)):
             path = write(folder / (name if gz else name[:-3]), idx_bytes(array))
-            files.append((name, "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()))
+            files.append((name, "sha256:" + sha256(path)) if gz else (name, digest))
+            raw_table[name[:-3]] = sha256(path)
         table[split] = tuple(files)
     monkeypatch.setitem(image_module.IDX_DATASETS, dataset, table)
+    monkeypatch.setitem(image_module.IDX_RAW_SHA256, dataset, {} if gz else raw_table)
     return arrays
 
 
@@ -370,10 +381,78 @@ def test_offline_without_files_says_where_to_put_them(tmp_path, no_network, data
         LOADERS[dataset]("train", root=tmp_path)
 
 
-def test_a_file_with_the_wrong_checksum_is_not_used(tmp_path, no_network):
-    write(tmp_path / "t10k-images-idx3-ubyte.gz", idx_bytes(np.zeros((2, 28, 28), np.uint8)))  # not the real file
-    with pytest.raises(OSError, match=r"mnist needs its file t10k-images-idx3-ubyte.gz"):
+def test_a_file_with_the_wrong_checksum_is_reported_and_moved_aside(tmp_path, no_network):
+    bad = write(tmp_path / "t10k-images-idx3-ubyte.gz", idx_bytes(np.zeros((2, 28, 28), np.uint8)))  # not the real file
+    got = sha256(bad)
+    expected = dict(image_module.IDX_DATASETS["mnist"]["test"])["t10k-images-idx3-ubyte.gz"][len("sha256:"):]
+    aside = tmp_path / f"t10k-images-idx3-ubyte.gz.corrupt-{got[:8]}"
+    with pytest.raises(OSError, match=rf"mnist needs its file t10k-images-idx3-ubyte.gz; {re.escape(str(bad))} does not "
+                                      rf"match its published checksum: expected SHA-256 {expected}, got {got} .*moved "
+                                      rf"aside to {re.escape(str(aside))}, and not used; "
+                                      r"and a fresh copy could not be downloaded \(.*ConnectionError"):
         igm.data.mnist("test", root=tmp_path)
+    assert not bad.exists()  # never read again under its name
+    assert sha256(aside) == got
+
+
+def test_a_corrupt_file_is_replaced_by_a_fresh_download(tmp_path, monkeypatch):
+    arrays = fake_idx_files(tmp_path, "mnist", monkeypatch)
+    good = (tmp_path / "t10k-labels-idx1-ubyte.gz").read_bytes()
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(good[:-8])  # a download cut short
+
+    def download(self, url, output_file, pooch_obj, check_only=False):  # the mirror serves the good file
+        Path(output_file).write_bytes(good)
+
+    monkeypatch.setattr(pooch.downloaders.HTTPDownloader, "__call__", download)
+    with pytest.warns(UserWarning, match=r"t10k-labels-idx1-ubyte.gz does not match its published checksum.*"
+                                         r"moved aside.*downloaded a fresh copy"):
+        out = igm.data.mnist("test", root=tmp_path)
+    assert out.y.tolist() == arrays["test"][1].tolist()
+    assert (tmp_path / "t10k-labels-idx1-ubyte.gz").read_bytes() == good
+    assert len(list(tmp_path.glob("t10k-labels-idx1-ubyte.gz.corrupt-*"))) == 1
+
+
+def test_an_uncompressed_file_is_checked_against_the_table_of_uncompressed_hashes(tmp_path, monkeypatch, no_network):
+    fake_idx_files(tmp_path, "fashion_mnist", monkeypatch, gz=False)
+    raw = tmp_path / "train-labels-idx1-ubyte"
+    expected = sha256(raw)
+    raw.write_bytes(raw.read_bytes()[:-1] + b"\x07")  # one label changed: still a valid IDX file
+    got = sha256(raw)
+    with pytest.raises(OSError, match=rf"{re.escape(str(raw))} does not match its published checksum: expected "
+                                      rf"SHA-256 {expected}, got {got}"):
+        igm.data.fashion_mnist("train", root=tmp_path)
+    assert not raw.exists() and (tmp_path / f"train-labels-idx1-ubyte.corrupt-{got[:8]}").exists()
+
+
+def test_an_uncompressed_file_alone_cannot_be_checked(tmp_path, monkeypatch, no_network):
+    fake_idx_files(tmp_path, "mnist", monkeypatch, gz=False)
+    monkeypatch.setitem(image_module.IDX_RAW_SHA256, "mnist", {})  # the real table: no uncompressed hashes
+    with pytest.raises(OSError, match=r"mnist needs its file train-images-idx3-ubyte.gz; .*train-images-idx3-ubyte "
+                                      r"cannot be checked on its own .*put train-images-idx3-ubyte.gz next to it"):
+        igm.data.mnist("train", root=tmp_path)
+    assert (tmp_path / "train-images-idx3-ubyte").exists()  # not known bad: left in place
+
+
+def test_an_uncompressed_file_must_be_the_gunzip_of_the_verified_gz(tmp_path, monkeypatch, no_network):
+    arrays = fake_idx_files(tmp_path, "mnist", monkeypatch)
+    images, labels = arrays["train"]
+    same = write(tmp_path / "train-images-idx3-ubyte", idx_bytes(images))  # the gunzip of the .gz: accepted
+    other = write(tmp_path / "train-labels-idx1-ubyte", idx_bytes((labels + 1) % 10))  # differs: moved aside
+    got = sha256(other)
+    reads = []
+    monkeypatch.setattr(image_module, "read_idx", lambda path: reads.append(Path(path).name) or read_idx(path))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = igm.data.mnist("train", root=tmp_path)
+    assert [str(w.message) for w in caught] == [
+        f"mnist: {other} does not match its published checksum: expected SHA-256 "
+        f"{hashlib.sha256(gzip.decompress((tmp_path / 'train-labels-idx1-ubyte.gz').read_bytes())).hexdigest()}, got {got} "
+        f"(a download cut short, or another file under this name); it was moved aside to "
+        f"{tmp_path / ('train-labels-idx1-ubyte.corrupt-' + got[:8])}, and not used; using {tmp_path / 'train-labels-idx1-ubyte.gz'}"
+    ]
+    assert reads == ["train-images-idx3-ubyte", "train-labels-idx1-ubyte.gz"]
+    assert out.y.tolist() == labels.tolist()
+    assert same.exists() and not other.exists() and (tmp_path / f"train-labels-idx1-ubyte.corrupt-{got[:8]}").exists()
 
 
 @pytest.mark.parametrize("dataset", sorted(LOADERS))

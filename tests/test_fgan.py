@@ -145,3 +145,13 @@ def test_divergence_plot_and_picker():
     assert picker.children[0].options == ("kl", "js")
     with pytest.raises(ValueError, match="unknown divergence 'kll'"):
         igm.book.widgets.divergence_picker(names=["kll"])
+
+
+def test_two_time_scale_learning_rates():
+    model = make(lr=1e-4, lr_critic=4e-4)
+    lrs = {p.name: p.optimizer(p.parameters()).defaults["lr"] for p in model.players()}
+    assert lrs == {"critic": 4e-4, "generator": 1e-4}
+    with pytest.raises(ValueError, match="single_step=True trains both networks with one optimizer"):
+        make(single_step=True, lr_generator=1e-3)
+    with pytest.raises(ValueError, match="lr_generator must be > 0"):
+        make(lr_generator=0.0)

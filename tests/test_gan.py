@@ -3,6 +3,7 @@ import pytest
 import torch
 
 import igmlib as igm
+from igmlib.losses import GAN_LOSSES
 from igmlib.models import GAN
 from igmlib.nets import MLP
 
@@ -100,7 +101,7 @@ def test_discriminator_step_reports_d_outputs():
     assert not out["D(x)"].requires_grad and out["loss"].requires_grad
 
 
-@pytest.mark.parametrize("loss", ["minimax", "non_saturating", "least_squares"])
+@pytest.mark.parametrize("loss", GAN_LOSSES)
 def test_every_loss_trains(loss):
     model = gan(loss=loss)
     history = igm.fit(model, igm.data.ring(), steps=3, batch_size=32)
@@ -121,12 +122,17 @@ def test_players_and_defaults():
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [
-        ({"loss": "wasserstein"}, ValueError, r"unknown loss 'wasserstein'; choose one of: least_squares, minimax, non_saturating"),
+        ({"loss": "wasserstein"}, ValueError, r"unknown loss 'wasserstein'; choose one of: hinge, least_squares, minimax, non_saturating"),
         ({"loss": None}, TypeError, r"loss must be a string"),
         ({"lr": 0.0}, ValueError, r"lr must be > 0"),
         ({"latent_dim": 0}, ValueError, r"latent_dim must be > 0"),
         ({"generator": "G"}, TypeError, r"generator must be a torch.nn.Module, got str"),
         ({"discriminator": 3}, TypeError, r"discriminator must be a torch.nn.Module, got int"),
+        ({"lr_discriminator": 0.0}, ValueError, r"lr_discriminator must be > 0"),
+        ({"lr_generator": "fast"}, TypeError, r"lr_generator must be a number"),
+        ({"ema": 1.0}, ValueError, r"ema must be a decay in \(0, 1\) such as 0.999"),
+        ({"ema": True}, TypeError, r"ema must be a decay in \(0, 1\)"),
+        ({"decay_start": 1.0}, ValueError, r"decay_start must be a fraction of the run in \[0, 1\) or None"),
     ],
 )
 def test_gan_bad_input(kwargs, error, match):
@@ -167,3 +173,48 @@ def test_penalty_defaults():
 def test_gan_bad_penalty(kwargs, error, match):
     with pytest.raises(error, match=match):
         gan(**kwargs)
+
+
+def test_hinge_loss_is_the_formula_written_out():
+    model = gan(loss="hinge")
+    real = igm.data.ring().sample((64,))
+    torch.manual_seed(3)
+    loss = model.discriminator_loss(real)["loss"]
+    torch.manual_seed(3)
+    fake = model.generator(model.prior(64))
+    want = torch.relu(1 - model.discriminator(real)).mean() + torch.relu(1 + model.discriminator(fake)).mean()
+    torch.testing.assert_close(loss, want)
+    torch.manual_seed(4)
+    g_loss = model.generator_loss(32)
+    torch.manual_seed(4)
+    torch.testing.assert_close(g_loss, -model.discriminator(model.generator(model.prior(32))).mean())
+
+
+def test_two_time_scale_learning_rates():
+    # Heusel et al. 2017: lr for every player, lr_<player> for one
+    model = gan(lr=2e-4, lr_discriminator=4e-4)
+    d, g = model.players()
+    assert d.optimizer(model.discriminator.parameters()).defaults["lr"] == 4e-4
+    assert g.optimizer(model.generator.parameters()).defaults["lr"] == 2e-4
+    model = gan(lr_discriminator=4e-4, lr_generator=1e-4)
+    assert (model.lr_discriminator, model.lr_generator) == (4e-4, 1e-4)
+    assert all(p.scheduler is None for p in model.players())  # constant unless decay_start
+    # a player without its own rate follows lr, also when lr changes after construction
+    model = gan(lr_discriminator=4e-4)
+    model.lr = 1e-5
+    assert (model.lr_discriminator, model.lr_generator) == (4e-4, 1e-5)
+    model.lr_discriminator = None
+    assert model.lr_discriminator == 1e-5
+
+
+def test_decay_start_decays_both_learning_rates_linearly_to_zero():
+    steps, start = 10, 0.4  # constant for 4 steps, then linear to 0 at step 10
+    seen = []
+    model = gan(lr=1e-3, lr_discriminator=2e-3, decay_start=start)
+    igm.fit(model, igm.data.ring(), steps=steps, batch_size=16, seed=0,
+            callbacks=[lambda s: seen.append({k: o.param_groups[0]["lr"] for k, o in s.optimizers.items()})])
+    for t, lrs in enumerate(seen, start=1):  # after step t the schedule has stepped t times
+        factor = 1.0 if t < 4 else (steps - t) / (steps - 4)
+        assert lrs["discriminator"] == pytest.approx(2e-3 * factor, abs=1e-15)
+        assert lrs["generator"] == pytest.approx(1e-3 * factor, abs=1e-15)
+    assert seen[-1] == {"discriminator": 0.0, "generator": 0.0}

@@ -196,3 +196,21 @@ def test_code_widget_and_static_row():
     plt.close("all")
     with pytest.raises(ValueError, match=r"continuous must hold 2 values"):
         igm.book.widgets.plot_infogan_codes(model, 0, [0.0])
+
+
+def test_learning_rates_follow_the_lr_pattern():
+    # the paper's rates by default; lr sets both; lr_<player> sets one
+    lrs = lambda m: {p.name: p.optimizer(p.parameters()).defaults["lr"] for p in m.players()}  # noqa: E731
+    assert lrs(small_infogan()) == {"discriminator": 2e-4, "generator": 1e-3}
+    assert lrs(small_infogan(lr=5e-4)) == {"discriminator": 5e-4, "generator": 5e-4}
+    assert lrs(small_infogan(lr=5e-4, lr_generator=1e-4)) == {"discriminator": 5e-4, "generator": 1e-4}
+    assert lrs(small_infogan(lr_discriminator=1e-4)) == {"discriminator": 1e-4, "generator": 1e-3}
+    with pytest.raises(ValueError, match="lr must be > 0"):
+        small_infogan(lr=0.0)
+
+
+def test_hinge_loss_trains():
+    torch.manual_seed(0)
+    model = small_infogan(loss="hinge")
+    history = igm.fit(model, torch.rand(32, 1, 8, 8) * 2 - 1, steps=2, batch_size=8, seed=0)
+    assert all(math.isfinite(v) for values in history.values() for v in values)

@@ -57,9 +57,10 @@ def test_stable_at_extreme_logits(kind):
         (grad,) = torch.autograd.grad(value, big)
         assert bool(torch.isfinite(grad).all())
     if kind != "least_squares":
-        # a confident, correct D pays ~0; a confident, wrong one ~100 nats per sample
+        # a confident, correct D pays ~0; a confident, wrong one ~100 nats per sample (hinge: 1 + 100 each)
+        wrong = 202.0 if kind == "hinge" else 200.0
         torch.testing.assert_close(discriminator_loss(torch.full((3,), 100.0), torch.full((3,), -100.0), kind), torch.tensor(0.0))
-        torch.testing.assert_close(discriminator_loss(torch.full((3,), -100.0), torch.full((3,), 100.0), kind), torch.tensor(200.0))
+        torch.testing.assert_close(discriminator_loss(torch.full((3,), -100.0), torch.full((3,), 100.0), kind), torch.tensor(wrong))
 
 
 def test_minimax_generator_gradient_saturates_non_saturating_does_not():
@@ -93,9 +94,10 @@ def test_dtype_follows_input():
 @pytest.mark.parametrize(
     "call, error, match",
     [
-        (lambda: discriminator_loss(torch.zeros(3), torch.zeros(3), "hinge"), ValueError,
-         r"unknown kind 'hinge'; choose one of: least_squares, minimax, non_saturating, wasserstein"),
-        (lambda: generator_loss(torch.zeros(3), "hinge"), ValueError, r"choose one of: least_squares, minimax, non_saturating"),
+        (lambda: discriminator_loss(torch.zeros(3), torch.zeros(3), "relativistic"), ValueError,
+         r"unknown kind 'relativistic'; choose one of: hinge, least_squares, minimax, non_saturating, wasserstein"),
+        (lambda: generator_loss(torch.zeros(3), "relativistic"), ValueError,
+         r"choose one of: hinge, least_squares, minimax, non_saturating"),
         (lambda: generator_loss(torch.zeros(3), None), TypeError, r"kind must be a string"),
         (lambda: discriminator_loss(torch.zeros(3, dtype=torch.long), torch.zeros(3)), TypeError,
          r"real_logits must be floating point, got torch.int64: use real_logits.float\(\)"),
@@ -116,3 +118,26 @@ def test_wasserstein_kind_is_the_kantorovich_rubinstein_objective():
     real, fake = torch.tensor([1.0, 3.0]), torch.tensor([[0.5], [-0.5]])
     torch.testing.assert_close(discriminator_loss(real, fake, "wasserstein"), torch.tensor(0.0 - 2.0))
     torch.testing.assert_close(generator_loss(fake, "wasserstein"), torch.tensor(0.0))
+
+
+def test_hinge_values():
+    # Lim and Ye 2017; Miyato et al. 2018: D minimises E relu(1 - D(x)) + E relu(1 + D(G(z))), G -E D(G(z))
+    real, fake = torch.tensor([2.0, 0.5, -1.0]), torch.tensor([[-3.0], [0.0]])
+    # relu(1 - real) = [0, 0.5, 2], mean 5/6; relu(1 + fake) = [0, 1], mean 1/2
+    torch.testing.assert_close(discriminator_loss(real, fake, "hinge"), torch.tensor(5.0 / 6.0 + 0.5))
+    torch.testing.assert_close(generator_loss(fake, "hinge"), torch.tensor(1.5))
+    # the margin: scores beyond +-1 on the right side cost nothing
+    torch.testing.assert_close(discriminator_loss(torch.full((4,), 1.5), torch.full((4,), -1.5), "hinge"), torch.tensor(0.0))
+
+
+def test_hinge_gradients_vanish_beyond_the_margin():
+    real = torch.tensor([2.0, 0.5, 1.5, -0.3], requires_grad=True)
+    fake = torch.tensor([-2.0, -0.5, 0.7], requires_grad=True)
+    g_real, g_fake = torch.autograd.grad(discriminator_loss(real, fake, "hinge"), (real, fake))
+    # d/dl relu(1 - l) / N = -1/N inside the margin (l < 1), 0 for real logits > 1
+    torch.testing.assert_close(g_real, torch.tensor([0.0, -0.25, 0.0, -0.25]))
+    # d/dl relu(1 + l) / M = 1/M for fake logits > -1, 0 below
+    torch.testing.assert_close(g_fake, torch.tensor([0.0, 1.0 / 3, 1.0 / 3]))
+    # the generator's gradient never vanishes: -1/M for every sample
+    (g_gen,) = torch.autograd.grad(generator_loss(fake, "hinge"), fake)
+    torch.testing.assert_close(g_gen, torch.full((3,), -1.0 / 3))

@@ -70,7 +70,8 @@ def test_critic_loss_is_minus_mmd2_plus_the_witness_penalty_by_hand(kernel):
     penalty = ((grad.norm(dim=1) - 1) ** 2).mean()
     torch.testing.assert_close(out["mmd2"], value.detach())
     torch.testing.assert_close(out["penalty"], penalty)
-    torch.testing.assert_close(out["loss"].detach(), (-value + penalty).detach())
+    features = 1.0 * torch.cat([hr, hf]).pow(2).mean()  # feature_weight = 1 (the authors' L2 penalty)
+    torch.testing.assert_close(out["loss"].detach(), (-value + penalty + features).detach())
 
 
 def test_generator_loss_is_the_mmd2_of_the_features_by_hand():
@@ -135,6 +136,7 @@ def test_paper_defaults():
     critic, generator = model.players()
     assert (model.kernel, model.scales, model.constraint) == ("rq_linear", (0.2, 0.5, 1.0, 2.0, 5.0), "gp")
     assert critic.updates == model.n_critic == 5 and model.gp_weight == 1.0 and critic.after_update is None
+    assert model.feature_weight == 1.0
     opt = critic.optimizer(model.critic.parameters())
     assert isinstance(opt, torch.optim.Adam) and opt.defaults["lr"] == 1e-4 and opt.defaults["betas"] == (0.5, 0.9)
     assert generator.needs_data  # the generator's MMD^2 compares its samples with a data minibatch
@@ -177,6 +179,8 @@ def test_a_ring_converges():
         ({"betas": (0.5,)}, ValueError, r"betas must be a pair"),
         ({"critic": "h"}, TypeError, r"critic must be a torch.nn.Module, got str"),
         ({"latent_dim": 0}, ValueError, r"latent_dim must be > 0"),
+        ({"ema": 1.0}, ValueError, r"ema must be a decay in \(0, 1\)"),
+        ({"decay_start": 1.0}, ValueError, r"decay_start must be a fraction of the run in \[0, 1\)"),
     ],
 )
 def test_bad_arguments(kwargs, error, match):
@@ -200,3 +204,11 @@ class _Scalar(torch.nn.Module):
 
     def forward(self, x):
         return self.w * x.sum()
+
+
+def test_two_time_scale_learning_rates():
+    model = mmd_gan(lr=1e-4, lr_generator=5e-5)
+    lrs = {p.name: p.optimizer(p.parameters()).defaults["lr"] for p in model.players()}
+    assert lrs == {"critic": 1e-4, "generator": 5e-5}
+    with pytest.raises(ValueError, match="lr_generator must be > 0"):
+        mmd_gan(lr_generator=0.0)

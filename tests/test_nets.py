@@ -96,3 +96,49 @@ def test_nets_bad_input(call, error, match):
 
 def test_nets_exported():
     assert igm.nets.MLP is MLP and igm.nets.ConvGenerator is ConvGenerator
+
+
+def _normalised_layers(net):
+    return [m for m in net.modules() if isinstance(m, (nn.Linear, nn.Conv2d))]
+
+
+@pytest.mark.parametrize("make, x", [
+    (lambda: MLP(2, 1, hidden=(32, 32), spectral_norm=True), torch.randn(64, 2)),
+    (lambda: ConvDiscriminator(8, width=8, spectral_norm=True), torch.randn(16, 1, 8, 8)),
+])
+def test_spectral_norm_makes_each_layer_1_lipschitz(make, x):
+    # Miyato et al. 2018: W / sigma(W), sigma from one power iteration per forward pass in train mode
+    torch.manual_seed(0)
+    net = make()
+    layers = _normalised_layers(net)
+    assert layers and all(nn.utils.parametrize.is_parametrized(m, "weight") for m in layers)
+    with torch.no_grad():
+        for m in layers:
+            m.parametrizations.weight.original.mul_(5.0)  # far from 1-Lipschitz
+    raw = [torch.linalg.matrix_norm(m.parametrizations.weight.original.detach().reshape(len(m.weight), -1), ord=2)
+           for m in layers]
+    assert min(float(s) for s in raw) > 1.5  # the unnormalised weights are not 1-Lipschitz
+    net.train()
+    for _ in range(50):  # power iterations: u converges to the top singular vector
+        net(x)
+    net.eval()  # reading the weight in eval mode does not iterate again
+    with torch.no_grad():
+        sigmas = [float(torch.linalg.matrix_norm(m.weight.reshape(len(m.weight), -1), ord=2)) for m in layers]
+    assert all(abs(s - 1) < 0.05 for s in sigmas), sigmas
+
+
+def test_spectral_norm_keeps_conv_discriminator_free_of_normalisation_and_trains():
+    net = ConvDiscriminator(8, width=4, spectral_norm=True)
+    assert not any(isinstance(m, (nn.BatchNorm2d, nn.InstanceNorm2d, nn.LayerNorm)) for m in net.modules())
+    assert len(_normalised_layers(net)) == 3  # two convolutions and the head
+    # the power-iteration vectors are buffers: part of the state dict (exact resume)
+    assert any(k.endswith("parametrizations.weight.original") for k in net.state_dict())
+    assert any(k.endswith("_u") for k in net.state_dict())
+    model = igm.models.GAN(ConvGenerator(4, 8, width=4), net, 4, loss="hinge")
+    history = igm.fit(model, torch.rand(32, 1, 8, 8) * 2 - 1, steps=3, batch_size=8, seed=0)
+    assert all(torch.isfinite(torch.tensor(v)).all() for v in history.values())
+
+
+def test_spectral_normalise_rejects_a_non_module():
+    with pytest.raises(TypeError, match="module must be a torch.nn.Module, got int"):
+        igm.nets.spectral_normalise(3)

@@ -116,3 +116,15 @@ def test_gp_critic_loss_equals_the_penalty_function():
     fake = model.generator(model.prior(64)).detach()
     expected = discriminator_loss(model.critic(real), model.critic(fake), "wasserstein") + 10.0 * gradient_penalty(model.critic, real, fake)
     torch.testing.assert_close(out["loss"], expected)
+
+
+@pytest.mark.parametrize("constraint", ["clip", "gp"])
+def test_two_time_scale_learning_rates(constraint):
+    # lr for both players, lr_<player> for one (Heusel et al. 2017)
+    model = wgan(constraint=constraint, lr=1e-4, lr_critic=3e-4)
+    lrs = {p.name: p.optimizer(p.parameters()).defaults["lr"] for p in model.players()}
+    assert lrs == {"critic": 3e-4, "generator": 1e-4}
+    default = wgan(constraint=constraint, lr_generator=1e-5)
+    assert (default.lr_critic, default.lr_generator) == (default.lr, 1e-5)
+    with pytest.raises(ValueError, match="lr_critic must be > 0"):
+        wgan(lr_critic=-1.0)

@@ -5,8 +5,10 @@ Images are float tensors ``(N, 1, H, W)`` with pixels in [-1, 1]; labels are int
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 import struct
+import warnings
 from pathlib import Path
 from typing import NamedTuple
 
@@ -135,6 +137,13 @@ IDX_DATASETS = {
 }
 
 
+# SHA-256 of the *uncompressed* IDX files (the gunzip of the .gz files above), by dataset and file
+# name. Empty on purpose: no authority publishes them, and a value is recorded here only once it
+# has been computed from a .gz whose SHA-256 matched the table above. Until then an uncompressed
+# file is accepted only as the gunzip of a verified .gz in the same folder (see _fetch).
+IDX_RAW_SHA256: dict[str, dict[str, str]] = {"mnist": {}, "fashion_mnist": {}}
+
+
 def load_idx_pair(images_path, labels_path) -> Images:
     """Read an images/labels pair of IDX files into :class:`Images` (``(N, 1, H, W)`` in [-1, 1]).
 
@@ -156,28 +165,91 @@ def data_dir(dataset: str) -> Path:
     return cache_dir() / dataset
 
 
-def _fetch(dataset: str, name: str, known_hash: str, root: Path) -> Path:
-    """Return ``root/name`` (checked against ``known_hash``), downloading it first if needed.
+def _sha256(path: Path, *, gunzip: bool = False) -> str:
+    """SHA-256 (hex) of a file, or of its decompressed content with ``gunzip``, read in 1 MiB pieces."""
+    digest = hashlib.sha256()
+    with (gzip.open if gunzip else open)(path, "rb") as f:
+        while piece := f.read(1 << 20):
+            digest.update(piece)
+    return digest.hexdigest()
 
-    An uncompressed copy (``name`` without ``.gz``) already in ``root`` is used as is: the published
-    checksums are those of the ``.gz`` files.
+
+def _reject(path: Path, expected: str, got: str) -> str:
+    """Move a file whose SHA-256 is wrong aside, to ``<name>.corrupt-<first 8 hex of got>``; say so."""
+    aside = path.with_name(f"{path.name}.corrupt-{got[:8]}")
+    try:
+        os.replace(path, aside)
+        where = f"moved aside to {aside}"
+    except OSError as err:
+        where = f"could not be moved aside ({err}): delete or replace it"
+    return (f"{path} does not match its published checksum: expected SHA-256 {expected}, got {got} "
+            f"(a download cut short, or another file under this name); it was {where}, and not used")
+
+
+def _local_file(dataset: str, name: str, expected: str, root: Path) -> tuple[Path | None, list[str]]:
+    """The verified copy of ``name`` in ``root`` (the .gz, or its uncompressed version), or None;
+    and what was wrong with the copies found. Files with a wrong checksum are moved aside."""
+    gz, raw = root / name, root / name[: -len(".gz")]
+    problems, good_gz = [], None
+    if gz.is_file():
+        got = _sha256(gz)
+        if got == expected:
+            good_gz = gz
+        else:
+            problems.append(_reject(gz, expected, got))
+    if raw.is_file():
+        want = IDX_RAW_SHA256.get(dataset, {}).get(raw.name)
+        if want is None and good_gz is not None:
+            want = _sha256(good_gz, gunzip=True)  # the uncompressed file must be the gunzip of the .gz
+        if want is None:
+            problems.append(f"{raw} cannot be checked on its own (igmlib records the SHA-256 of the published "
+                            f".gz files only): put {name} next to it")
+        else:
+            got = _sha256(raw)
+            if got == want:
+                return raw, problems
+            problems.append(_reject(raw, want, got))
+    return good_gz, problems
+
+
+def _fetch(dataset: str, name: str, known_hash: str, root: Path) -> Path:
+    """Return a verified copy of ``name`` in ``root``, downloading it first if needed.
+
+    Every file is checked by SHA-256 before use: ``root/name`` (the .gz) against ``known_hash``;
+    its uncompressed version (``name`` without ``.gz``) against :data:`IDX_RAW_SHA256` if recorded
+    there, else against the gunzip of a verified ``root/name`` (an uncompressed file alone cannot
+    be checked: the .gz is then downloaded). A file with the wrong checksum is moved aside to
+    ``<file>.corrupt-<hash8>`` and reported (a warning if a verified copy is used instead); the .gz
+    is then downloaded again if needed (pooch checks it).
+
+    Raises:
+        OSError: no verified copy and no download; the message gives each mismatch (path, expected
+            and actual SHA-256, where the file went) and the download errors.
     """
     import pooch
 
-    unpacked = root / name[: -len(".gz")]
-    if not (root / name).exists() and unpacked.exists():
-        return unpacked
+    expected = known_hash.split(":", 1)[-1].lower()
+    path, problems = _local_file(dataset, name, expected, root)
+    if path is not None:
+        for problem in problems:  # a bad uncompressed copy next to a verified .gz
+            warnings.warn(f"{dataset}: {problem}; using {path}", stacklevel=2)
+        return path
     errors = []
     for url in IDX_DATASETS[dataset]["urls"]:
         try:
-            return Path(pooch.retrieve(url + name, known_hash=known_hash, fname=name, path=root, progressbar=False))
+            path = Path(pooch.retrieve(url + name, known_hash=known_hash, fname=name, path=root, progressbar=False))
         except (OSError, ValueError) as err:  # offline / HTTP errors (requests' are OSErrors), checksum mismatch
             errors.append(f"{url}{name}: {type(err).__name__}: {err}")
+            continue
+        for problem in problems:
+            warnings.warn(f"{dataset}: {problem}; downloaded a fresh copy to {path}", stacklevel=2)
+        return path
+    found = f"; {'; '.join(problems)}; and a fresh copy could not be downloaded" if problems else \
+        f", which is not in {root} and could not be downloaded"
     raise OSError(
-        f"{dataset} needs its file {name}, which is not in {root} and could not be downloaded "
-        f"({'; '.join(errors)}). Download the four IDX files elsewhere and pass their folder as "
-        f"root=..., or set $IGM_CACHE (they are then looked for in $IGM_CACHE/{dataset}). The book's default data (igm.data.digits and the toy "
-        "distributions) are bundled and need no download."
+        f"{dataset} needs its file {name}{found} ({'; '.join(errors)}). Download the four IDX files elsewhere "
+        f"and pass their folder as root=..., or set $IGM_CACHE (they are then looked for in $IGM_CACHE/{dataset}). "
+        "The book's default data (igm.data.digits and the toy distributions) are bundled and need no download."
     )
 
 
@@ -194,7 +266,15 @@ def mnist(split: str = "train", *, root: str | os.PathLike | None = None) -> Ima
     Needs internet on first use (Colab, a workstation). Files are kept in ``root`` if given, else
     in :func:`data_dir` (``$IGM_CACHE/mnist`` or pooch's cache folder). Offline, put the four files
     ``train-images-idx3-ubyte.gz``, ``train-labels-idx1-ubyte.gz``, ``t10k-images-idx3-ubyte.gz``,
-    ``t10k-labels-idx1-ubyte.gz`` (or their uncompressed versions) in a folder and pass it as ``root``.
+    ``t10k-labels-idx1-ubyte.gz`` in a folder and pass it as ``root``.
+
+    Integrity: every file is checked by its SHA-256 before it is read. The .gz files against the
+    table ``IDX_DATASETS``; an uncompressed file (``train-images-idx3-ubyte``, e.g. from another
+    library's cache) is used only if it is the gunzip of the verified .gz next to it (no checksum
+    of the uncompressed files is published, so one alone cannot be checked). A file with the
+    wrong checksum is moved aside to ``<file>.corrupt-<first 8 hex digits of its SHA-256>``, never
+    read, and a fresh copy is downloaded (with a warning naming the bad file); offline, the error
+    names the file, the expected and the actual SHA-256.
 
     Args:
         split: ``"train"`` (60,000 images) or ``"test"`` (10,000).
@@ -206,7 +286,8 @@ def mnist(split: str = "train", *, root: str | os.PathLike | None = None) -> Ima
 
     Raises:
         ValueError: unknown ``split``, or a file that is not IDX.
-        OSError: a file is missing and cannot be downloaded (offline); the message says where to put it.
+        OSError: a file is missing, or has the wrong SHA-256, and cannot be downloaded (offline);
+            the message gives the checksums and says where to put the files.
 
     References:
         LeCun, Bottou, Bengio, Haffner, "Gradient-based learning applied to document recognition",
@@ -218,13 +299,15 @@ def mnist(split: str = "train", *, root: str | os.PathLike | None = None) -> Ima
 def fashion_mnist(split: str = "train", *, root: str | os.PathLike | None = None) -> Images:
     """Fashion-MNIST (Zalando's 28x28 clothing images, 10 classes), a drop-in for :func:`mnist`.
 
-    Same files, shapes, cache and offline behaviour as :func:`mnist` (folder ``fashion_mnist``).
+    Same files, shapes, cache, checksum rules and offline behaviour as :func:`mnist` (folder
+    ``fashion_mnist``).
     Labels: 0 T-shirt/top, 1 trouser, 2 pullover, 3 dress, 4 coat, 5 sandal, 6 shirt, 7 sneaker,
     8 bag, 9 ankle boot.
 
     Raises:
         ValueError: unknown ``split``, or a file that is not IDX.
-        OSError: a file is missing and cannot be downloaded (offline); the message says where to put it.
+        OSError: a file is missing, or has the wrong SHA-256, and cannot be downloaded (offline);
+            the message gives the checksums and says where to put the files.
 
     References:
         Xiao, Rasul, Vollgraf, "Fashion-MNIST: a Novel Image Dataset for Benchmarking Machine

@@ -8,7 +8,8 @@ import numpy as np
 import torch
 from torch import distributions as D
 
-from .._validation import check_choice, check_positive, check_positive_int, check_tensor
+from .._validation import check_choice, check_positive, check_tensor
+from .two_sample import block_rows, check_finite
 
 
 def gaussian_log_likelihood(train: torch.Tensor, test: torch.Tensor, *, jitter: float = 1e-6) -> torch.Tensor:
@@ -27,7 +28,8 @@ def gaussian_log_likelihood(train: torch.Tensor, test: torch.Tensor, *, jitter: 
         ``(M,)`` log-densities in nats (float64, on ``test``'s device).
 
     Raises:
-        TypeError / ValueError: non-tensors, mismatched point shapes, fewer than 2 training points.
+        TypeError / ValueError: non-tensors, mismatched point shapes, fewer than 2 training points,
+            NaN or infinite values.
     """
     check_tensor(train, "train")
     check_tensor(test, "test")
@@ -38,6 +40,7 @@ def gaussian_log_likelihood(train: torch.Tensor, test: torch.Tensor, *, jitter: 
             f"test points must have the shape of train points {tuple(train.shape[1:])}, got {tuple(test.shape[1:])}"
         )
     check_positive(jitter, "jitter", allow_zero=True)
+    check_finite(("train", train.detach()), ("test", test.detach().to(train.device)))
     a = train.detach().reshape(len(train), -1).double()
     b = test.detach().reshape(len(test), -1).to(a.device).double()
     cov = torch.atleast_2d(torch.cov(a.T)) + jitter * torch.eye(a.shape[1], dtype=a.dtype, device=a.device)
@@ -62,17 +65,36 @@ def _flat_pair(samples, test) -> tuple[torch.Tensor, torch.Tensor]:
             f"{tuple(samples.shape)} and {tuple(test.shape)}: use .reshape(-1, d) for N points in d dimensions"
         )
     a = samples.detach().reshape(len(samples), -1).double()
-    return a, test.detach().reshape(len(test), -1).to(a.device).double()
+    b = test.detach().reshape(len(test), -1).to(a.device).double()
+    check_finite(("samples", a), ("test", b))
+    return a, b
+
+
+def _parzen_values(a: torch.Tensor, b: torch.Tensor, sigmas: tuple[float, ...], batch_size) -> torch.Tensor:
+    """Parzen log-densities ``(M, S)`` of the test points ``b (M, d)`` for each bandwidth, with the
+    squared distances of each block of test points computed once for every bandwidth."""
+    n, d = a.shape
+    a_sq = (a * a).sum(1)  # (N,)
+    out = torch.empty(len(b), len(sigmas), dtype=a.dtype, device=a.device)
+    rows = block_rows(batch_size, n)
+    for start in range(0, len(b), rows):
+        chunk = b[start:start + rows]
+        sq = torch.addmm(a_sq[None, :], chunk, a.T, alpha=-2.0).add_((chunk * chunk).sum(1)[:, None]).clamp_min_(0.0)
+        for j, sigma in enumerate(sigmas):  # (B, N) -> (B,)
+            const = -math.log(n) - 0.5 * d * math.log(2 * math.pi * sigma * sigma)
+            out[start:start + rows, j] = torch.logsumexp(sq * (-0.5 / (sigma * sigma)), dim=1) + const
+    return out
 
 
 def parzen_log_likelihood(samples: torch.Tensor, test: torch.Tensor, bandwidth: float, *,
-                          reduction: str = "mean", batch_size: int = 256) -> torch.Tensor:
+                          reduction: str = "mean", batch_size: int | None = None) -> torch.Tensor:
     """Log-likelihood (nats) of ``test`` under a Gaussian Parzen-window (kernel density) estimate on ``samples``.
 
     ``log p(x) = logsumexp_i(-||x - s_i||^2 / (2 sigma^2)) - log N - (d / 2) log(2 pi sigma^2)``:
     an equal mixture of ``N(s_i, sigma^2 I)`` over the ``N`` model samples ``s_i``, evaluated on
     each test point with ``logsumexp`` (float64), ``batch_size`` test points at a time so memory
-    stays at ``batch_size x N``.
+    stays at a few ``batch_size x N`` blocks (by default 256 Ki entries, 2 MiB each) plus the
+    inputs in float64.
 
     The estimator is the one behind the "Parzen log-likelihood" tables of GAN papers (samples of
     the model, real test data; sigma chosen on a validation split: :func:`select_parzen_bandwidth`).
@@ -87,14 +109,15 @@ def parzen_log_likelihood(samples: torch.Tensor, test: torch.Tensor, bandwidth: 
         test: points to score ``(M, ...)`` with the same point shape.
         bandwidth: the kernel's standard deviation ``sigma > 0``, in the units of the data.
         reduction: ``"mean"`` (default: the mean over test points, a scalar) or ``"none"`` (``(M,)``).
-        batch_size: test points per chunk.
+        batch_size: test points per chunk, or ``None`` (default) for ``BLOCK_ENTRIES // N``
+            (:mod:`igmlib.metrics.two_sample`); it does not change the result.
 
     Returns:
         A float64 tensor on ``test``'s device: a scalar, or ``(M,)`` with ``reduction="none"``.
 
     Raises:
-        TypeError / ValueError: non-tensors, mismatched point shapes, a non-positive bandwidth, an
-            unknown reduction.
+        TypeError / ValueError: non-tensors, mismatched point shapes, NaN or infinite values, a
+            non-positive bandwidth, an unknown reduction, ``batch_size`` not an int > 0.
 
     References:
         Parzen, "On estimation of a probability density function and mode", Ann. Math. Statist.
@@ -103,24 +126,20 @@ def parzen_log_likelihood(samples: torch.Tensor, test: torch.Tensor, bandwidth: 
         "Generative Adversarial Nets", NeurIPS 2014, Table 1. Theis, van den Oord, Bethge, "A note
         on the evaluation of generative models", ICLR 2016, section 3.2.
     """
-    a, b = _flat_pair(samples, test)
     sigma = check_positive(bandwidth, "bandwidth")
     check_choice(reduction, "reduction", ("mean", "none"))
-    check_positive_int(batch_size, "batch_size")
-    n, d = a.shape
-    const = -math.log(n) - 0.5 * d * math.log(2 * math.pi * sigma * sigma)
-    a_sq = (a * a).sum(1)  # (N,)
-    out = []
-    for chunk in b.split(batch_size):
-        sq = ((chunk * chunk).sum(1)[:, None] + a_sq[None, :] - 2.0 * chunk @ a.T).clamp_min(0.0)  # (B, N)
-        out.append(torch.logsumexp(-0.5 * sq / (sigma * sigma), dim=1) + const)
-    values = torch.cat(out).to(test.device)
+    block_rows(batch_size, 1)
+    a, b = _flat_pair(samples, test)
+    values = _parzen_values(a, b, (sigma,), batch_size)[:, 0].to(test.device)
     return values.mean() if reduction == "mean" else values
 
 
 def select_parzen_bandwidth(samples: torch.Tensor, validation: torch.Tensor, candidates=None, *,
-                            batch_size: int = 256) -> BandwidthSelection:
+                            batch_size: int | None = None) -> BandwidthSelection:
     """Choose the Parzen bandwidth that maximises the mean log-likelihood of a validation split.
+
+    The scores are those of :func:`parzen_log_likelihood`; the squared distances of each block are
+    computed once for all candidates.
 
     Args:
         samples: model samples ``(N, ...)``.
@@ -132,7 +151,8 @@ def select_parzen_bandwidth(samples: torch.Tensor, validation: torch.Tensor, can
         A :class:`BandwidthSelection` (the best bandwidth, the candidates and their scores).
 
     Raises:
-        TypeError / ValueError: as :func:`parzen_log_likelihood`; an empty candidate list.
+        TypeError / ValueError: as :func:`parzen_log_likelihood`; an empty candidate list, a
+            candidate that is not a finite number > 0.
 
     References:
         Breuleux et al. 2011; Goodfellow et al. 2014 (sigma chosen by cross-validation on a
@@ -143,6 +163,8 @@ def select_parzen_bandwidth(samples: torch.Tensor, validation: torch.Tensor, can
     candidates = tuple(check_positive(float(c), "bandwidth candidate") for c in candidates)
     if not candidates:
         raise ValueError("candidates is empty: pass at least one bandwidth, e.g. numpy.logspace(-2, 1, 31)")
-    scores = tuple(float(parzen_log_likelihood(samples, validation, c, batch_size=batch_size)) for c in candidates)
+    block_rows(batch_size, 1)
+    a, b = _flat_pair(samples, validation)
+    scores = tuple(float(v) for v in _parzen_values(a, b, candidates, batch_size).mean(0))
     best = int(np.argmax(scores))
     return BandwidthSelection(candidates[best], candidates, scores)

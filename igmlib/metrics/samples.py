@@ -15,6 +15,7 @@ from torch import distributions as D
 
 from .._validation import check_choice, check_positive, check_positive_int, check_tensor
 from ..runtime import fork_rng
+from .two_sample import check_finite
 
 
 class ModeCoverage(NamedTuple):
@@ -63,6 +64,7 @@ def _assign_modes(samples, data, centres, std, threshold) -> tuple[torch.Tensor,
     samples = check_tensor(samples, "samples", ndim=2, last_dim=centres.shape[1])
     samples = samples.detach().to("cpu", centres.dtype)
     std = torch.as_tensor(std, dtype=centres.dtype).detach().cpu().expand(centres.shape[0])
+    check_finite(("samples", samples), ("centres", centres), ("std", std))
     dist = torch.cdist(samples, centres)  # (N, K)
     nearest_dist, nearest = dist.min(dim=1)
     good = nearest_dist <= threshold * std[nearest]
@@ -94,7 +96,8 @@ def mode_coverage(
         :class:`ModeCoverage` ``(modes, high_quality, total)``.
 
     Raises:
-        TypeError / ValueError: bad shapes, neither or both of ``data`` and ``centres``.
+        TypeError / ValueError: bad shapes, neither or both of ``data`` and ``centres``, NaN or
+            infinite samples (or centres, std).
 
     References:
         Srivastava et al., "VEEGAN", NeurIPS 2017, section 5.1.
@@ -179,7 +182,7 @@ def histogram_kl(samples: torch.Tensor, density: D.Distribution, *, bins: int = 
         KL in nats (>= 0 up to the ``eps`` smoothing).
 
     Raises:
-        TypeError / ValueError: bad shapes, bins <= 0, an empty range.
+        TypeError / ValueError: bad shapes, NaN or infinite samples, bins <= 0, an empty range.
     """
     from scipy import integrate
 
@@ -188,6 +191,7 @@ def histogram_kl(samples: torch.Tensor, density: D.Distribution, *, bins: int = 
     if samples.dim() == 2 and samples.shape[1] != 1:
         raise ValueError(f"samples must have shape (N,) or (N, 1), got {tuple(samples.shape)}")
     samples = samples.detach().cpu().double().reshape(-1)
+    check_finite(("samples", samples))
     event_1d = len(density.event_shape) == 1
 
     def pdf(t: float) -> float:
@@ -219,7 +223,9 @@ def _one_d(x, name: str) -> torch.Tensor:
     x = check_tensor(x, name, ndim=(1, 2))
     if x.dim() == 2 and x.shape[1] != 1:
         raise ValueError(f"{name} must have shape (N,) or (N, 1), got {tuple(x.shape)}: W1 here is for 1-D samples")
-    return x.detach().cpu().double().reshape(-1)
+    x = x.detach().cpu().double().reshape(-1)
+    check_finite((name, x))
+    return x
 
 
 def wasserstein_1d(samples_a: torch.Tensor, samples_b: torch.Tensor) -> float:
@@ -238,7 +244,8 @@ def wasserstein_1d(samples_a: torch.Tensor, samples_b: torch.Tensor) -> float:
         W1 in the units of the samples, >= 0.
 
     Raises:
-        TypeError / ValueError: non-float tensors, empty samples, or more than one feature.
+        TypeError / ValueError: non-float tensors, empty samples, NaN or infinite values, or more
+            than one feature.
 
     References:
         Villani, "Optimal Transport: Old and New", 2009 (W1 and, in 1-D, the CDF formula);
@@ -270,7 +277,8 @@ def toy_log_likelihood(samples: torch.Tensor, data: D.Distribution, *, reduction
         The mean log-density as a float, or the per-sample values.
 
     Raises:
-        TypeError / ValueError: a non-distribution, samples not ``(N, d)``, an unknown reduction.
+        TypeError / ValueError: a non-distribution, samples not ``(N, d)``, NaN or infinite
+            samples, an unknown reduction.
 
     References:
         Lin et al., "PacGAN", NeurIPS 2018 (their released code logs the summed log-density of
@@ -290,6 +298,7 @@ def toy_log_likelihood(samples: torch.Tensor, data: D.Distribution, *, reduction
     except (NotImplementedError, AttributeError):
         dtype = torch.get_default_dtype()
     x = samples.detach().to("cpu", dtype)
+    check_finite(("samples", x))
     try:
         inside = data.support.check(x)
     except NotImplementedError:

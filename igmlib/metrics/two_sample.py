@@ -19,6 +19,14 @@ from .._validation import check_choice, check_positive_int, check_tensor, shape_
 
 CLASSIFIERS = ("knn", "logistic", "mlp")
 
+#: Entries of one block of a distance matrix (256 Ki: 1 MiB in float32, small enough for the CPU's
+#: cache); rows per block are ``BLOCK_ENTRIES // columns`` unless a ``batch_size`` is given.
+BLOCK_ENTRIES = 2**18
+
+#: scikit-learn's ``working_memory`` (MiB) for the chunked distances of :func:`two_sample_accuracy`'s
+#: classifiers (its default is 1,024).
+SKLEARN_WORKING_MEMORY_MB = 128
+
 
 class TwoSampleTest(NamedTuple):
     """Result of :func:`two_sample_accuracy`: held-out ``accuracy``, the number of test points
@@ -37,6 +45,29 @@ class PrecisionRecall(NamedTuple):
     recall: float
 
 
+def check_finite(*named: tuple[str, torch.Tensor]) -> None:
+    """Raise a ValueError naming the first of the ``(name, tensor)`` pairs holding NaN or infinite
+    values (one host synchronisation when the tensors share a device). Metrics call it at the door:
+    a NaN would otherwise come out as ``nan`` or, worse, as a plausible number."""
+    flags = [torch.isfinite(t).all() for _, t in named]
+    if len({f.device for f in flags}) == 1:
+        ok = torch.stack(flags).tolist()
+    else:
+        ok = [bool(f) for f in flags]
+    for (name, t), fine in zip(named, ok):
+        if not fine:
+            bad = int((~torch.isfinite(t)).sum())
+            raise ValueError(f"{name} contains NaN or infinite values ({bad} of {t.numel()} entries): metrics need "
+                             f"finite inputs; drop them first, e.g. {name}[torch.isfinite({name}).flatten(1).all(1)]")
+
+
+def block_rows(batch_size, columns: int, name: str = "batch_size") -> int:
+    """Rows per block: ``batch_size`` if given (an int > 0), else ``BLOCK_ENTRIES // columns``."""
+    if batch_size is None:
+        return max(1, BLOCK_ENTRIES // max(columns, 1))
+    return check_positive_int(batch_size, name)
+
+
 def _flat(x, name: str) -> torch.Tensor:
     x = check_tensor(x, name)
     if x.dim() < 2:
@@ -49,6 +80,7 @@ def _pair(real, fake) -> tuple[torch.Tensor, torch.Tensor]:
     a, b = _flat(real, "real"), _flat(fake, "fake")
     if a.shape[1] != b.shape[1]:
         raise ValueError(f"real and fake must have the same number of features, got {a.shape[1]} and {b.shape[1]}")
+    check_finite(("real", a), ("fake", b))
     return a, b
 
 
@@ -104,9 +136,12 @@ def two_sample_accuracy(real, fake, *, test_fraction: float = 0.5, seed: int = 0
     Returns:
         :class:`TwoSampleTest` ``(accuracy, n_test, p_value)``.
 
+    Memory: the points are copied to float64 NumPy arrays; scikit-learn's distance computations
+    (k-NN) run in chunks of at most ``SKLEARN_WORKING_MEMORY_MB`` (128 MiB).
+
     Raises:
-        TypeError / ValueError: non-float tensors, different point sizes, fewer than 2 points in a
-            set, a bad ``test_fraction`` or ``seed``, an unknown classifier.
+        TypeError / ValueError: non-float tensors, different point sizes, NaN or infinite values,
+            fewer than 2 points in a set, a bad ``test_fraction`` or ``seed``, an unknown classifier.
 
     References:
         Lopez-Paz, Oquab, "Revisiting Classifier Two-Sample Tests", ICLR 2017: the test statistic
@@ -114,6 +149,7 @@ def two_sample_accuracy(real, fake, *, test_fraction: float = 0.5, seed: int = 0
         k-NN classifiers, and its use to evaluate GAN samples.
     """
     from scipy.stats import binomtest
+    from sklearn import config_context
     from sklearn.model_selection import train_test_split
 
     a, b = _pair(real, fake)
@@ -131,26 +167,35 @@ def two_sample_accuracy(real, fake, *, test_fraction: float = 0.5, seed: int = 0
     x = np.concatenate([a, b])
     y = np.concatenate([np.ones(n, dtype=np.int64), np.zeros(n, dtype=np.int64)])
     x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=test_fraction, random_state=seed, stratify=y)
-    hits = int((model.fit(x_tr, y_tr).predict(x_te) == y_te).sum())
+    with config_context(working_memory=SKLEARN_WORKING_MEMORY_MB):  # chunked k-NN distances: bounded memory
+        hits = int((model.fit(x_tr, y_tr).predict(x_te) == y_te).sum())
     p_value = float(binomtest(hits, len(y_te), 0.5, alternative="greater").pvalue)
     return TwoSampleTest(hits / len(y_te), len(y_te), p_value)
 
 
-def _knn_radii(x: torch.Tensor, k: int, batch_size: int) -> torch.Tensor:
-    """Distance from each point of ``x`` to its k-th nearest other point, ``(N,)``."""
-    radii = []
-    for chunk in x.split(batch_size):
-        dist = torch.cdist(chunk, x)  # (B, N), includes the point itself at distance 0
-        radii.append(dist.topk(k + 1, dim=1, largest=False).values[:, k])
-    return torch.cat(radii)
+def _knn_radii(x: torch.Tensor, k: int, batch_size: int | None) -> torch.Tensor:
+    """Distance from each point of ``x`` to its k-th nearest other point, ``(N,)``.
+
+    Written into one preallocated tensor: a slice of ``topk``'s values would keep its whole
+    ``(B, N)`` buffer alive (measured: 9 GB at N = 50,000 when kept in a list)."""
+    radii = torch.empty(len(x), dtype=x.dtype, device=x.device)
+    rows = block_rows(batch_size, len(x))
+    for start in range(0, len(x), rows):
+        dist = torch.cdist(x[start:start + rows], x)  # (B, N), includes the point itself at distance 0
+        radii[start:start + rows] = dist.topk(k + 1, dim=1, largest=False).values[:, k]
+    return radii
 
 
-def _inside(queries: torch.Tensor, ref: torch.Tensor, radii: torch.Tensor, batch_size: int) -> torch.Tensor:
+def _inside(queries: torch.Tensor, ref: torch.Tensor, radii: torch.Tensor, batch_size: int | None) -> torch.Tensor:
     """Whether each query lies in at least one ball ``B(ref_j, radii_j)``, ``(M,)`` bool."""
-    return torch.cat([(torch.cdist(chunk, ref) <= radii[None, :]).any(dim=1) for chunk in queries.split(batch_size)])
+    inside = torch.empty(len(queries), dtype=torch.bool, device=queries.device)
+    rows = block_rows(batch_size, len(ref))
+    for start in range(0, len(queries), rows):
+        inside[start:start + rows] = (torch.cdist(queries[start:start + rows], ref) <= radii[None, :]).any(dim=1)
+    return inside
 
 
-def precision_recall(real_features, fake_features, *, k: int = 3, batch_size: int = 1024) -> PrecisionRecall:
+def precision_recall(real_features, fake_features, *, k: int = 3, batch_size: int | None = None) -> PrecisionRecall:
     """Improved precision and recall of generated samples: k-NN estimates of the two manifolds.
 
     Each set's manifold is the union of balls around its points, with radius the distance to
@@ -165,21 +210,24 @@ def precision_recall(real_features, fake_features, *, k: int = 3, batch_size: in
     models at equal ``k`` and sizes; features decide what "near" means (use raw coordinates for
     toys, classifier features for images).
 
-    Distances are computed with ``torch.cdist`` ``batch_size`` rows at a time, so memory stays at
-    ``batch_size x N``; on the features' device and in their dtype.
+    Distances are computed with ``torch.cdist`` ``batch_size`` rows at a time (by default as many
+    rows as keep a block at ``BLOCK_ENTRIES`` = 256 Ki distances), so memory stays at
+    ``batch_size x N`` plus ``O(N + M)``; on the features' device and in their dtype. The block
+    size does not change the result.
 
     Args:
         real_features: ``(N, F)`` (or ``(N, ...)``, flattened), N > k.
         fake_features: ``(M, F)``, M > k.
         k: the neighbour that sets each radius.
-        batch_size: rows per distance block.
+        batch_size: rows per distance block, or ``None`` (default) for ``BLOCK_ENTRIES // N``.
 
     Returns:
         :class:`PrecisionRecall` ``(precision, recall)``; ``(1, 1)`` for identical sets.
 
     Raises:
-        TypeError / ValueError: non-float tensors, different feature sizes, ``k`` not an int > 0 or
-            not smaller than a set's size.
+        TypeError / ValueError: non-float tensors, different feature sizes, NaN or infinite
+            values, ``k`` not an int > 0 or not smaller than a set's size, ``batch_size`` not an
+            int > 0.
 
     References:
         Kynkaanniemi, Karras, Laine, Lehtinen, Aila, "Improved Precision and Recall Metric for
@@ -187,7 +235,7 @@ def precision_recall(real_features, fake_features, *, k: int = 3, batch_size: in
     """
     real, fake = _pair(real_features, fake_features)
     check_positive_int(k, "k")
-    check_positive_int(batch_size, "batch_size")
+    block_rows(batch_size, 1)
     if k >= min(len(real), len(fake)):
         raise ValueError(f"k must be smaller than the number of real and fake points, got k={k} with "
                          f"{len(real)} real and {len(fake)} fake: pass a smaller k or more samples")

@@ -18,7 +18,7 @@ from torch import nn
 from .._validation import check_module, check_positive, check_tensor, shape_str
 from .. import losses
 from ..player import Player, batch_data
-from .base import LatentSampler, adam
+from .base import LatentSampler, PlayerLR, adam
 
 
 def check_pair(x: torch.Tensor, z: torch.Tensor, latent_dim: int) -> None:
@@ -102,7 +102,14 @@ class ALI(LatentSampler):
         stochastic: ALI's Gaussian encoder ``z = mu(x) + sigma(x) * eps`` (reparameterised) if
             true, BiGAN's deterministic ``z = E(x)`` if false.
         lr: Adam learning rate of both players (DCGAN's 2e-4 by default, as :class:`GAN`).
+        lr_discriminator, lr_generator_encoder: one player's own learning rate (``None``: ``lr``;
+            the two time-scale update rule of Heusel et al. 2017).
         betas: Adam betas.
+        ema: decay of the generator's weight average (e.g. 0.999; ``None``: off) that :meth:`sample`
+            and :meth:`reconstruct` use; the encoder is not averaged. See
+            :class:`~igmlib.models.LatentSampler`.
+        decay_start: fraction of the run after which the learning rates decay linearly to 0
+            (``None``: constant).
 
     Shapes:
         ``encode(x)``: ``(N, ...) -> (N, latent_dim)``; ``reconstruct(x)``: ``(N, ...) -> (N, ...)``;
@@ -110,14 +117,19 @@ class ALI(LatentSampler):
 
     Raises:
         TypeError: a network is not an ``nn.Module``.
-        ValueError: ``latent_dim`` or ``lr`` not positive; an encoder output or a pair of the
-            wrong shape (raised when used, with the expected shape).
+        ValueError: ``latent_dim`` or a learning rate not positive, ``ema`` outside (0, 1),
+            ``decay_start`` outside [0, 1); an encoder output or a pair of the wrong shape (raised
+            when used, with the expected shape).
 
     References:
         Dumoulin et al., "Adversarially Learned Inference", ICLR 2017, eq. (1), (2), (4) and Algorithm 1.
         Donahue, Kraehenbuehl, Darrell, "Adversarial Feature Learning", ICLR 2017, eq. (3),
         Theorems 1-2 and section 3.4 (the "inverse" objective for G and E).
     """
+
+    # lr_<player>: the value given, else lr (see PlayerLR)
+    lr_discriminator = PlayerLR()
+    lr_generator_encoder = PlayerLR()
 
     def __init__(
         self,
@@ -128,15 +140,21 @@ class ALI(LatentSampler):
         *,
         stochastic: bool = True,
         lr: float = 2e-4,
+        lr_discriminator: float | None = None,
+        lr_generator_encoder: float | None = None,
         betas: tuple[float, float] = (0.5, 0.999),
+        ema: float | None = None,
+        decay_start: float | None = None,
     ):
-        super().__init__(generator, latent_dim)
+        super().__init__(generator, latent_dim, ema=ema, decay_start=decay_start)
         for name, net in (("encoder", encoder), ("discriminator", discriminator)):
             check_module(net, name)
         self.encoder = encoder
         self.discriminator = discriminator
         self.stochastic = bool(stochastic)
         self.lr = check_positive(lr, "lr")
+        self.lr_discriminator = lr_discriminator
+        self.lr_generator_encoder = lr_generator_encoder
         self.betas = tuple(betas)
 
     # ------------------------------------------------------------------ encoder
@@ -176,9 +194,11 @@ class ALI(LatentSampler):
         return self.rencode(x)
 
     @torch.no_grad()
-    def reconstruct(self, x: torch.Tensor, *, mean: bool = False) -> torch.Tensor:
-        """``G(E(x))`` without gradients: data ``(N, ...)`` -> latents -> data ``(N, ...)``."""
-        return self.generator(self.encode(x, mean=mean))
+    def reconstruct(self, x: torch.Tensor, *, mean: bool = False, ema: bool | None = None) -> torch.Tensor:
+        """``G(E(x))`` without gradients: data ``(N, ...)`` -> latents -> data ``(N, ...)``, decoded
+        by the averaged generator when the model keeps one (``ema=False``: the trained generator;
+        see :meth:`~igmlib.models.LatentSampler.sampling_generator`)."""
+        return self.sampling_generator(ema)(self.encode(x, mean=mean))
 
     # ------------------------------------------------------------ discriminator
     def discriminate(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -224,8 +244,9 @@ class ALI(LatentSampler):
         return losses.discriminator_loss(generator_logits, encoder_logits, "minimax")
 
     def players(self) -> list[Player]:
-        return [
-            Player("discriminator", [self.discriminator], self.discriminator_loss, adam(self.lr, self.betas)),
+        return self.with_options([
+            Player("discriminator", [self.discriminator], self.discriminator_loss,
+                   adam(self.lr_discriminator, self.betas)),
             Player("generator_encoder", [self.generator, self.encoder], self.generator_encoder_loss,
-                   adam(self.lr, self.betas)),
-        ]
+                   adam(self.lr_generator_encoder, self.betas)),
+        ])

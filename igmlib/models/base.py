@@ -9,14 +9,18 @@ Two families, two words (the naming rule of :class:`igmlib.Player`):
 """
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import distributions as D
 from torch import nn
 
-from .._validation import check_batch, check_choice, check_event_shape, check_module, check_positive_int, check_tensor
+from .._validation import (check_batch, check_choice, check_event_shape, check_module, check_positive,
+                           check_positive_int, check_tensor)
+from ..player import Player, linear_decay
+from .ema import GeneratorEMA, check_decay
 
 
 def adam(lr: float, betas: tuple[float, float] = (0.5, 0.999)):
@@ -37,6 +41,37 @@ def adam(lr: float, betas: tuple[float, float] = (0.5, 0.999)):
 
     return factory
 
+
+class PlayerLR:
+    """A model's ``lr_<player>`` attribute (the TTUR pattern: ``lr`` for every player, ``lr_<player>``
+    for one; Heusel et al., "GANs Trained by a Two Time-Scale Update Rule Converge to a Local Nash
+    Equilibrium", NeurIPS 2017).
+
+    Declared on the class (``lr_critic = PlayerLR()``) and set in ``__init__``
+    (``self.lr_critic = lr_critic``): reading it gives the value set, or, while it is ``None``, the
+    model's current ``lr`` (so lowering ``model.lr`` lowers every player that has no rate of its
+    own), or ``default`` where ``lr`` is ``None`` too.
+
+    Raises:
+        TypeError / ValueError: setting a value that is not a positive number or ``None``.
+    """
+
+    def __init__(self, default: float | None = None):
+        self.default = default
+
+    def __set_name__(self, owner, name: str) -> None:
+        self.name, self.slot = name, f"_{name}_given"
+
+    def __get__(self, model, owner=None):
+        if model is None:
+            return self
+        value = model.__dict__.get(self.slot)
+        if value is None:
+            value = model.lr if model.lr is not None else self.default
+        return value
+
+    def __set__(self, model, value: float | None) -> None:
+        model.__dict__[self.slot] = None if value is None else check_positive(value, self.name)
 
 
 class LatentPrior(nn.Module):
@@ -64,30 +99,109 @@ class LatentPrior(nn.Module):
 class LatentSampler(LatentPrior):
     """Base class: a generator ``x = G(z)`` with a standard normal prior on ``z`` (``latent_dim``).
 
-    Subclasses call ``super().__init__(generator, latent_dim)`` and define ``players()``.
-    ``forward(z)`` is differentiable; ``sample(n)`` draws ``z`` and returns samples without gradients
-    (as ``torch.distributions``' ``sample`` vs ``rsample``).
+    Subclasses call ``super().__init__(generator, latent_dim, ema=ema, decay_start=decay_start)``,
+    define ``players()`` and return them through :meth:`with_options`.
+
+    Two training options every subclass takes (keyword arguments, off by default):
+
+    - ``ema``: the decay (e.g. ``0.999``) of an exponential moving average of the generator's
+      weights and buffers (:class:`igmlib.models.ema.GeneratorEMA`, on
+      ``torch.optim.swa_utils.AveragedModel``), updated after each update of the player that
+      trains the generator; kept as ``self.generator_ema`` (its network: ``generator_ema.module``),
+      so checkpoints save and resume it. ``None`` (default): no average, ``generator_ema`` is ``None``.
+    - ``decay_start``: every player's learning rate stays constant for this fraction of the run,
+      then decays linearly to 0 at the last step (:func:`igmlib.linear_decay`); ``None`` (default):
+      constant.
+
+    The sampling rule (as ``torch.distributions``' ``sample`` vs ``rsample``):
+
+    - :meth:`sample` ``(n)``: ``n`` samples without gradients from the weights meant to be scored:
+      the average when ``ema`` is on, else the trained generator; ``sample(n, ema=False)`` always
+      uses the trained generator. Every no-gradient method that makes samples for scores or
+      figures follows this rule (it takes ``ema=`` too).
+    - :meth:`rsample` ``(n)`` and ``forward(z)``: the trained generator ``self.generator``,
+      differentiably: what the training losses use. The average never enters a loss.
+
+    The average follows the model's mode: after :func:`igmlib.fit` the model is in train mode, in
+    which a generator's BatchNorm layers use the batch's statistics (and update the running ones);
+    ``model.eval()`` uses the averaged running statistics.
+
+    Raises:
+        TypeError / ValueError: a non-module generator, ``latent_dim`` <= 0, ``ema`` outside
+            ``(0, 1)``, ``decay_start`` outside ``[0, 1)``.
     """
 
-    def __init__(self, generator: nn.Module, latent_dim: int):
-        """Raises ``TypeError`` if ``generator`` is not a module, ``ValueError`` if ``latent_dim`` <= 0."""
+    def __init__(self, generator: nn.Module, latent_dim: int, *, ema: float | None = None,
+                 decay_start: float | None = None):
         check_module(generator, "generator")
         super().__init__(latent_dim)
         self.generator = generator
+        self.ema = None if ema is None else check_decay(ema)
+        self.generator_ema = None if ema is None else GeneratorEMA(generator, self.ema)
+        if decay_start is not None and check_positive(decay_start, "decay_start", allow_zero=True) >= 1:
+            raise ValueError(f"decay_start must be a fraction of the run in [0, 1) or None, got {decay_start!r}")
+        self.decay_start = None if decay_start is None else float(decay_start)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        """Map latents ``(N, latent_dim)`` to samples ``(N, ...)``, differentiably."""
+        """Map latents ``(N, latent_dim)`` to samples ``(N, ...)`` with the trained generator, differentiably."""
         check_tensor(z, "z", ndim=2, last_dim=self.latent_dim)
         return self.generator(z)
 
     def rsample(self, n: int) -> torch.Tensor:
-        """``n`` samples with gradients flowing to the generator."""
+        """``n`` samples of the trained generator with gradients flowing to it."""
         return self.generator(self.prior(n))
 
+    def sampling_generator(self, ema: bool | None = None) -> nn.Module:
+        """The network that :meth:`sample` uses: the average (``generator_ema.module``) when
+        ``ema`` is ``None`` (default) or ``True`` and the model keeps one, the trained
+        ``generator`` when ``ema`` is ``False`` or the model keeps none.
+
+        Raises:
+            ValueError: ``ema=True`` on a model built without ``ema``.
+        """
+        if ema is True and self.generator_ema is None:
+            raise ValueError("this model keeps no average of its generator: build it with ema=0.999 (for example), "
+                             "or sample with ema=None or False")
+        return self.generator if ema is False or self.generator_ema is None else self.generator_ema.module
+
     @torch.no_grad()
-    def sample(self, n: int) -> torch.Tensor:
-        """``n`` samples ``(n, ...)`` without gradients, on the model's device."""
-        return self.rsample(n)
+    def sample(self, n: int, *, ema: bool | None = None) -> torch.Tensor:
+        """``n`` samples ``(n, ...)`` without gradients, on the model's device: from the averaged
+        generator when the model keeps one (``ema`` as in :meth:`sampling_generator`; ``False``:
+        the trained generator)."""
+        return self.sampling_generator(ema)(self.prior(n))
+
+    def update_ema(self) -> None:
+        """Average the generator's current weights into ``generator_ema`` (no-op without ``ema``)."""
+        if self.generator_ema is not None:
+            self.generator_ema.update_parameters(self.generator)
+
+    def with_options(self, players: list[Player]) -> list[Player]:
+        """``players`` with the options of this base class applied: ``decay_start``'s schedule on
+        every player that has none, and the EMA update after each update of the player whose
+        modules include ``self.generator`` (after its own ``after_update``). End ``players()`` with it.
+        """
+        schedule = None if self.decay_start is None else linear_decay(self.decay_start)
+        out = []
+        for player in players:
+            changes = {}
+            if schedule is not None and player.scheduler is None:
+                changes["scheduler"] = schedule
+            if self.generator_ema is not None and any(m is self.generator for m in player.modules):
+                changes["after_update"] = _then(player.after_update, self.update_ema)
+            out.append(dataclasses.replace(player, **changes) if changes else player)
+        return out
+
+
+def _then(first: Callable[[], None] | None, second: Callable[[], None]) -> Callable[[], None]:
+    if first is None:
+        return second
+
+    def both() -> None:
+        first()
+        second()
+
+    return both
 
 
 class LikelihoodModel(LatentPrior):

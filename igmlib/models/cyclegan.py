@@ -13,7 +13,7 @@ from torch import nn
 from .._validation import check_module, check_positive, check_positive_int, check_tensor
 from .. import losses
 from ..player import Player, linear_decay
-from .base import adam
+from .base import PlayerLR, adam
 
 
 def cycle_consistency_loss(original: torch.Tensor, reconstructed: torch.Tensor) -> torch.Tensor:
@@ -128,6 +128,7 @@ class CycleGAN(nn.Module):
     Both learning rates are constant for the first ``decay_start`` fraction of the run, then decay
     linearly to 0 (:func:`igmlib.linear_decay`).
 
+    CycleGAN keeps no weight average of its generators (no ``ema`` option: the paper uses none).
     CycleGAN has no prior to sample from, so it has no ``sample(n)``: it translates given images with
     :meth:`translate_xy` / :meth:`translate_yx` (no gradients) and ``forward(x) = G(x)``
     (differentiable).
@@ -143,13 +144,15 @@ class CycleGAN(nn.Module):
             painting <-> photo); needs X and Y of the same shape.
         history: capacity of each image history (paper: 50); 0 uses the current fakes only.
         lr: Adam learning rate of both players (paper: 2e-4).
+        lr_generators, lr_discriminators: one player's own learning rate (``None``: ``lr``; the
+            two time-scale update rule of Heusel et al. 2017).
         betas: Adam betas (paper: (0.5, 0.999)).
         decay_start: fraction of the run before the linear decay starts (paper: 100 of 200 epochs,
             0.5); ``None`` keeps the learning rate constant.
 
     Raises:
         TypeError: a network is not an ``nn.Module``.
-        ValueError: negative weights, a negative history, ``lr <= 0``, ``decay_start`` outside [0, 1).
+        ValueError: negative weights, a negative history, a learning rate <= 0, ``decay_start`` outside [0, 1).
 
     References:
         Zhu, Park, Isola, Efros, "Unpaired Image-to-Image Translation using Cycle-Consistent
@@ -157,6 +160,10 @@ class CycleGAN(nn.Module):
         images, lambda = 10, Adam 2e-4 with linear decay), section 5.2 (identity loss).
         Mao et al., "Least Squares Generative Adversarial Networks", ICCV 2017.
     """
+
+    # lr_<player>: the value given, else lr (see PlayerLR)
+    lr_generators = PlayerLR()
+    lr_discriminators = PlayerLR()
 
     def __init__(
         self,
@@ -169,6 +176,8 @@ class CycleGAN(nn.Module):
         identity_weight: float = 0.0,
         history: int = 50,
         lr: float = 2e-4,
+        lr_generators: float | None = None,
+        lr_discriminators: float | None = None,
         betas: tuple[float, float] = (0.5, 0.999),
         decay_start: float | None = 0.5,
     ):
@@ -182,6 +191,8 @@ class CycleGAN(nn.Module):
         self.history_x = ImageHistory(check_positive_int(history, "history", allow_zero=True))  # fakes F(y)
         self.history_y = ImageHistory(history)  # fakes G(x)
         self.lr = check_positive(lr, "lr")
+        self.lr_generators = lr_generators
+        self.lr_discriminators = lr_discriminators
         self.betas = tuple(betas)
         if decay_start is not None and not 0 <= decay_start < 1:
             raise ValueError(f"decay_start must be a fraction of the run in [0, 1) or None, got {decay_start!r}")
@@ -258,7 +269,7 @@ class CycleGAN(nn.Module):
         scheduler = linear_decay(self.decay_start) if self.decay_start is not None else None
         return [
             Player("generators", [self.generator_xy, self.generator_yx], self.generators_loss,
-                   adam(self.lr, self.betas), scheduler=scheduler),
+                   adam(self.lr_generators, self.betas), scheduler=scheduler),
             Player("discriminators", [self.discriminator_x, self.discriminator_y], self.discriminators_loss,
-                   adam(self.lr, self.betas), scheduler=scheduler),
+                   adam(self.lr_discriminators, self.betas), scheduler=scheduler),
         ]

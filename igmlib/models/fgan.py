@@ -17,7 +17,7 @@ from torch.func import functional_call
 from .._validation import check_choice, check_module, check_positive
 from ..divergences.f import FDivergence, f_divergence
 from ..player import Player
-from .base import LatentSampler, adam
+from .base import LatentSampler, PlayerLR, adam
 
 GENERATOR_OBJECTIVES = ("bound", "non_saturating")
 
@@ -52,22 +52,33 @@ class FGAN(LatentSampler):
         divergence: a name of :data:`igmlib.divergences.F_DIVERGENCES` (``"js"`` by default) or an
             :class:`igmlib.divergences.FDivergence`.
         lr: Adam learning rate of both players.
+        lr_critic, lr_generator: one player's own learning rate (``None``: ``lr``; the two
+            time-scale update rule of Heusel et al. 2017). Not with ``single_step`` (one optimizer).
         betas: Adam betas.
         single_step: simultaneous updates of both players from one forward pass (Algorithm 1).
         generator_objective: ``"bound"`` (minimise ``-E f*(g_f(V(G(z))))``, the saddle-point game) or
             ``"non_saturating"`` (maximise ``E g_f(V(G(z)))``, the paper's generalisation of
             Goodfellow et al.'s ``-log D`` trick; it no longer minimises ``D_f`` exactly). Only
             ``"bound"`` is available with ``single_step``.
+        ema: decay of the generator's weight average that :meth:`sample` and :meth:`bound` draw
+            from (e.g. 0.999; ``None``: off); see :class:`~igmlib.models.LatentSampler`.
+        decay_start: fraction of the run after which the learning rates decay linearly to 0
+            (``None``: constant); see :class:`~igmlib.models.LatentSampler`.
 
     Raises:
         TypeError: non-module networks.
         ValueError: unknown divergence or generator loss (the message lists the valid ones),
-            non-positive ``lr``, ``single_step`` with ``generator_objective="non_saturating"``.
+            non-positive ``lr``, ``single_step`` with ``generator_objective="non_saturating"`` or
+            with ``lr_critic`` / ``lr_generator``; ``ema`` outside (0, 1), ``decay_start`` outside [0, 1).
 
     References:
         Nowozin, Cseke, Tomioka, "f-GAN: Training Generative Neural Samplers using Variational
         Divergence Minimization", NeurIPS 2016, eq. (6), Algorithm 1, section 3.2.
     """
+
+    # lr_<player>: the value given, else lr (see PlayerLR)
+    lr_critic = PlayerLR()
+    lr_generator = PlayerLR()
 
     def __init__(
         self,
@@ -77,15 +88,21 @@ class FGAN(LatentSampler):
         *,
         divergence: str | FDivergence = "js",
         lr: float = 2e-4,
+        lr_critic: float | None = None,
+        lr_generator: float | None = None,
         betas: tuple[float, float] = (0.5, 0.999),
         single_step: bool = False,
         generator_objective: str = "bound",
+        ema: float | None = None,
+        decay_start: float | None = None,
     ):
-        super().__init__(generator, latent_dim)
+        super().__init__(generator, latent_dim, ema=ema, decay_start=decay_start)
         check_module(critic, "critic")
         self.critic = critic
         self.divergence = f_divergence(divergence)
         self.lr = check_positive(lr, "lr")
+        self.lr_critic = lr_critic
+        self.lr_generator = lr_generator
         self.betas = tuple(betas)
         self.single_step = bool(single_step)
         self.generator_objective = check_choice(generator_objective, "generator_objective", GENERATOR_OBJECTIVES)
@@ -93,6 +110,9 @@ class FGAN(LatentSampler):
             raise ValueError(
                 "single_step=True updates both players from the one objective F: use generator_objective='bound'"
             )
+        if self.single_step and (lr_critic is not None or lr_generator is not None):
+            raise ValueError("single_step=True trains both networks with one optimizer at learning rate lr: "
+                             "drop lr_critic and lr_generator, or use alternating updates (single_step=False)")
 
     def critic_output(self, x: torch.Tensor) -> torch.Tensor:
         """``V(x)`` as ``(N,)``."""
@@ -111,7 +131,8 @@ class FGAN(LatentSampler):
 
         Args:
             real: data samples ``(N, ...)``.
-            n: number of model samples (default ``N``).
+            n: number of model samples (default ``N``), drawn with :meth:`sample` (from the averaged
+                generator when ``ema`` is on).
 
         Returns:
             A scalar tensor (nats).
@@ -144,8 +165,10 @@ class FGAN(LatentSampler):
 
     def players(self) -> list[Player]:
         if self.single_step:
-            return [Player("joint", [self.generator, self.critic], self.joint_loss, adam(self.lr, self.betas))]
-        return [
-            Player("critic", [self.critic], self.critic_loss, adam(self.lr, self.betas)),
-            Player("generator", [self.generator], self.generator_loss, adam(self.lr, self.betas), needs_data=False),
-        ]
+            return self.with_options(
+                [Player("joint", [self.generator, self.critic], self.joint_loss, adam(self.lr, self.betas))])
+        return self.with_options([
+            Player("critic", [self.critic], self.critic_loss, adam(self.lr_critic, self.betas)),
+            Player("generator", [self.generator], self.generator_loss, adam(self.lr_generator, self.betas),
+                   needs_data=False),
+        ])

@@ -9,7 +9,7 @@ from .. import losses
 from ..losses import GAN_LOSSES
 from ..penalties import GAN_PENALTIES, r1_penalty, roth_penalty
 from ..player import Player
-from .base import LatentSampler, adam
+from .base import LatentSampler, PlayerLR, adam
 
 
 class GAN(LatentSampler):
@@ -21,9 +21,11 @@ class GAN(LatentSampler):
         generator: maps ``(N, latent_dim)`` to samples ``(N, ...)``.
         discriminator: maps samples ``(N, ...)`` to logits ``(N, 1)``.
         latent_dim: size of ``z ~ N(0, I)``.
-        loss: ``"minimax"``, ``"non_saturating"`` (default) or ``"least_squares"``
+        loss: ``"minimax"``, ``"non_saturating"`` (default), ``"least_squares"`` or ``"hinge"``
             (see :mod:`igmlib.losses`).
         lr: Adam learning rate of both players (DCGAN: 2e-4).
+        lr_discriminator, lr_generator: one player's own learning rate (``None``: ``lr``), for the
+            two time-scale update rule (TTUR, Heusel et al. 2017: e.g. ``4e-4`` and ``1e-4``).
         betas: Adam betas (DCGAN: (0.5, 0.999)).
         joint_batch: feed D one concatenated batch of real and fake samples instead of two batches.
             With BatchNorm in D this mixes their statistics: the pitfall the GAN chapter shows.
@@ -33,6 +35,14 @@ class GAN(LatentSampler):
             as ``"penalty"``.
         penalty_weight: ``gamma`` (``None``: 10 for ``"r1"`` as in Mescheder et al.'s experiments,
             2 for ``"gan_dp"`` as in Roth et al.'s).
+        ema: decay of the generator's weight average that :meth:`sample` draws from (e.g. 0.999;
+            ``None``: off); see :class:`~igmlib.models.LatentSampler`.
+        decay_start: fraction of the run after which both learning rates decay linearly to 0
+            (``None``: constant); see :class:`~igmlib.models.LatentSampler`.
+
+    Raises:
+        TypeError / ValueError: non-module networks, an unknown ``loss`` or ``penalty``,
+            non-positive learning rates, ``ema`` outside (0, 1), ``decay_start`` outside [0, 1).
 
     References:
         Goodfellow et al., "Generative Adversarial Nets", NeurIPS 2014, eq. (1) and Algorithm 1.
@@ -40,7 +50,13 @@ class GAN(LatentSampler):
         Mescheder, Geiger, Nowozin, "Which Training Methods for GANs do actually Converge?", ICML 2018, eq. (9).
         Roth, Lucchi, Nowozin, Hofmann, "Stabilizing Training of Generative Adversarial Networks through
         Regularization", NeurIPS 2017.
+        Lim and Ye, "Geometric GAN", 2017, and Miyato et al., "Spectral Normalization for GANs", ICLR 2018
+        (the hinge loss); Heusel et al., "GANs Trained by a Two Time-Scale Update Rule", NeurIPS 2017.
     """
+
+    # lr_<player>: the value given, else lr (see PlayerLR)
+    lr_discriminator = PlayerLR()
+    lr_generator = PlayerLR()
 
     def __init__(
         self,
@@ -50,16 +66,22 @@ class GAN(LatentSampler):
         *,
         loss: str = "non_saturating",
         lr: float = 2e-4,
+        lr_discriminator: float | None = None,
+        lr_generator: float | None = None,
         betas: tuple[float, float] = (0.5, 0.999),
         joint_batch: bool = False,
         penalty: str | None = None,
         penalty_weight: float | None = None,
+        ema: float | None = None,
+        decay_start: float | None = None,
     ):
-        super().__init__(generator, latent_dim)
+        super().__init__(generator, latent_dim, ema=ema, decay_start=decay_start)
         check_module(discriminator, "discriminator")
         self.discriminator = discriminator
         self.loss = check_choice(loss, "loss", GAN_LOSSES)
         self.lr = check_positive(lr, "lr")
+        self.lr_discriminator = lr_discriminator
+        self.lr_generator = lr_generator
         self.betas = tuple(betas)
         self.joint_batch = bool(joint_batch)
         self.penalty = None if penalty is None else check_choice(penalty, "penalty", GAN_PENALTIES)
@@ -96,7 +118,9 @@ class GAN(LatentSampler):
         return losses.generator_loss(self.discriminator(self.generator(self.prior(batch_size))), self.loss)
 
     def players(self) -> list[Player]:
-        return [
-            Player("discriminator", [self.discriminator], self.discriminator_loss, adam(self.lr, self.betas)),
-            Player("generator", [self.generator], self.generator_loss, adam(self.lr, self.betas), needs_data=False),
-        ]
+        return self.with_options([
+            Player("discriminator", [self.discriminator], self.discriminator_loss,
+                   adam(self.lr_discriminator, self.betas)),
+            Player("generator", [self.generator], self.generator_loss, adam(self.lr_generator, self.betas),
+                   needs_data=False),
+        ])

@@ -23,7 +23,7 @@ from ..losses import GAN_LOSSES
 from ..nets import MLP
 from ..player import Player
 from ..runtime import fork_rng
-from .base import LatentSampler, adam
+from .base import LatentSampler, PlayerLR, adam
 
 CONTINUOUS_STD = ("fixed", "learned")
 
@@ -85,21 +85,36 @@ class InfoGAN(LatentSampler):
         feature_dim: size of the body's output; read from ``discriminator_body`` when it is a
             :class:`~igmlib.nets.ConvDiscriminator` (its head) or has ``out_features``.
         q_hidden: width of Q's hidden layer (paper: 128).
-        loss: adversarial loss kind, see :mod:`igmlib.losses`.
-        lr_discriminator: Adam learning rate of the discriminator (paper: 2e-4).
-        lr_generator: Adam learning rate of the generator and Q (paper: 1e-3).
+        loss: adversarial loss kind, one of :data:`igmlib.losses.GAN_LOSSES` (``"hinge"`` too).
+        lr: Adam learning rate of both players, where given (``None``: each player's default below).
+        lr_discriminator: Adam learning rate of the discriminator (``None``: ``lr``, else the
+            paper's 2e-4).
+        lr_generator: Adam learning rate of the generator and Q (``None``: ``lr``, else the
+            paper's 1e-3).
         betas: Adam betas (paper: beta1 = 0.5).
         info_trains_body: also train the shared body on the bound during D's update.
+        ema: decay of the generator's weight average (e.g. 0.999; ``None``: off) that the
+            no-gradient methods use (:meth:`sample`, :meth:`traverse`,
+            :meth:`mutual_information_bound`; ``ema=False`` there: the trained generator);
+            :meth:`generate` and :meth:`rsample` use the trained one. See
+            :class:`~igmlib.models.LatentSampler`.
+        decay_start: fraction of the run after which the learning rates decay linearly to 0
+            (``None``: constant).
 
     Raises:
         TypeError / ValueError: modules that are not ``nn.Module``, bad sizes or weights, a
-            generator whose declared input size does not match, unknown names.
+            generator whose declared input size does not match, unknown names, ``ema`` outside
+            (0, 1), ``decay_start`` outside [0, 1).
 
     References:
         Chen et al., "InfoGAN: Interpretable Representation Learning by Information Maximizing
         Generative Adversarial Nets", NeurIPS 2016, eqs. (1)-(6), section 6 and appendix C.1.
         Barber and Agakov, NeurIPS 2003 (the variational bound).
     """
+
+    # lr_<player>: the value given, else lr (else the paper's rate); see PlayerLR
+    lr_discriminator = PlayerLR(2e-4)
+    lr_generator = PlayerLR(1e-3)
 
     def __init__(
         self,
@@ -115,12 +130,15 @@ class InfoGAN(LatentSampler):
         feature_dim: int | None = None,
         q_hidden: int = 128,
         loss: str = "non_saturating",
-        lr_discriminator: float = 2e-4,
-        lr_generator: float = 1e-3,
+        lr: float | None = None,
+        lr_discriminator: float | None = None,
+        lr_generator: float | None = None,
         betas: tuple[float, float] = (0.5, 0.999),
         info_trains_body: bool = True,
+        ema: float | None = None,
+        decay_start: float | None = None,
     ):
-        super().__init__(generator, latent_dim)
+        super().__init__(generator, latent_dim, ema=ema, decay_start=decay_start)
         check_module(discriminator_body, "discriminator_body")
         self.categorical = check_positive_int(categorical, "categorical", allow_zero=True)
         self.continuous = check_positive_int(continuous, "continuous", allow_zero=True)
@@ -132,8 +150,8 @@ class InfoGAN(LatentSampler):
         self.continuous_weight = check_positive(continuous_weight, "continuous_weight", allow_zero=True)
         self.continuous_std = check_choice(continuous_std, "continuous_std", CONTINUOUS_STD)
         self.loss = check_choice(loss, "loss", GAN_LOSSES)
-        self.lr_discriminator = check_positive(lr_discriminator, "lr_discriminator")
-        self.lr_generator = check_positive(lr_generator, "lr_generator")
+        self.lr = None if lr is None else check_positive(lr, "lr")
+        self.lr_discriminator, self.lr_generator = lr_discriminator, lr_generator
         self.betas = tuple(betas)
         self.info_trains_body = bool(info_trains_body)
         declared = getattr(generator, "latent_dim", getattr(generator, "in_features", None))
@@ -186,10 +204,13 @@ class InfoGAN(LatentSampler):
             raise ValueError(f"c must be indices (N,) or one-hot (N, {self.categorical}) with N = {n}, got {tuple(c.shape)}")
         return c.to(dtype)
 
-    def generate(self, z: torch.Tensor, c=None, continuous=None) -> torch.Tensor:
+    def generate(self, z: torch.Tensor, c=None, continuous=None, *, ema: bool | None = False) -> torch.Tensor:
         """Images from noise ``z`` ``(N, latent_dim)``, categorical codes ``c`` (an index, indices
         ``(N,)`` or one-hot ``(N, K)``) and continuous codes ``(N, L)`` (or one ``(L,)`` row for all);
-        missing codes are drawn from their priors. Differentiable in ``z`` and the generator."""
+        missing codes are drawn from their priors. Differentiable in ``z`` and the generator.
+
+        ``ema=False`` (default): the trained generator, as the losses need; ``None`` or ``True``:
+        the averaged one (see :meth:`~igmlib.models.LatentSampler.sampling_generator`)."""
         z = check_tensor(z, "z", ndim=2, last_dim=self.latent_dim)
         n = len(z)
         drawn = self.sample_codes(n) if c is None or continuous is None else None
@@ -201,16 +222,23 @@ class InfoGAN(LatentSampler):
             continuous = continuous.expand(n, -1)
         if continuous.shape != (n, self.continuous):
             raise ValueError(f"continuous must have shape (N, {self.continuous}) or ({self.continuous},), got {tuple(continuous.shape)}")
-        return self.generator(torch.cat([z, one_hot, continuous], dim=1))  # input (N, latent_dim + K + L)
+        return self.sampling_generator(ema)(torch.cat([z, one_hot, continuous], dim=1))  # (N, latent_dim + K + L)
 
     def forward(self, z: torch.Tensor, c=None, continuous=None) -> torch.Tensor:
         """Same as :meth:`generate`."""
         return self.generate(z, c, continuous)
 
     def rsample(self, n: int) -> torch.Tensor:
-        """``n`` samples with codes drawn from their priors, differentiable in the generator."""
+        """``n`` samples with codes drawn from their priors, differentiable in the trained generator."""
         codes = self.sample_codes(n)
         return self.generate(self.prior(n), codes.one_hot, codes.continuous)
+
+    @torch.no_grad()
+    def sample(self, n: int, *, ema: bool | None = None) -> torch.Tensor:
+        """``n`` images without gradients, codes drawn from their priors, from the averaged generator
+        when the model keeps one (``ema=False``: the trained generator)."""
+        codes = self.sample_codes(n)
+        return self.generate(self.prior(n), codes.one_hot, codes.continuous, ema=ema)
 
     # ------------------------------------------------------------ the Q head
 
@@ -244,16 +272,19 @@ class InfoGAN(LatentSampler):
         return torch.cat([self.q_outputs(x.to(device))[0].argmax(1) for x in images.split(batch_size)])
 
     @torch.no_grad()
-    def mutual_information_bound(self, n: int = 1000, *, seed: int | None = None) -> InformationBound:
+    def mutual_information_bound(self, n: int = 1000, *, seed: int | None = None,
+                                 ema: bool | None = None) -> InformationBound:
         """Monte Carlo estimate of the bound on ``n`` fresh samples, in nats.
 
         ``categorical`` is at most ``ln K``; ``continuous`` is the sum over the continuous codes.
-        With ``seed`` the draw uses a forked random state (the global stream is untouched).
+        With ``seed`` the draw uses a forked random state (the global stream is untouched). The
+        samples come from the averaged generator when the model keeps one (``ema=False``: the
+        trained generator, the one Q was trained on).
         """
         check_positive_int(n, "n")
         with fork_rng(seed) if seed is not None else contextlib.nullcontext():
             codes = self.sample_codes(n)
-            images = self.generate(self.prior(n), codes.one_hot, codes.continuous)
+            images = self.generate(self.prior(n), codes.one_hot, codes.continuous, ema=ema)
             cat, cont = self._bounds(self.body(images), codes)
         return InformationBound(float(cat), float(cont))
 
@@ -283,24 +314,25 @@ class InfoGAN(LatentSampler):
                 "mi_categorical": cat.detach(), "mi_continuous": cont.detach()}
 
     def players(self) -> list[Player]:
-        return [
+        return self.with_options([
             Player("discriminator", [self.body, self.d_head], self.discriminator_loss,
                    adam(self.lr_discriminator, self.betas)),
             Player("generator", [self.generator, self.q_head], self.generator_loss,
                    adam(self.lr_generator, self.betas), needs_data=False),
-        ]
+        ])
 
     # ------------------------------------------------------------ code traversals for figures
 
     @torch.no_grad()
     def traverse(self, continuous_index: int | None = None, *, steps: int = 8, span: tuple[float, float] = (-2.0, 2.0),
-                 seed: int = 0) -> torch.Tensor:
+                 seed: int = 0, ema: bool | None = None) -> torch.Tensor:
         """Images for a figure: one row per categorical value, columns varying one code.
 
         With ``continuous_index=None`` the columns are ``steps`` noise draws (continuous codes 0);
         otherwise every row uses the same noise and the columns sweep continuous code
         ``continuous_index`` over ``span`` (the paper sweeps -2..2, beyond the training range).
-        Noise is drawn from a forked random state seeded with ``seed``.
+        Noise is drawn from a forked random state seeded with ``seed``. The images come from the
+        averaged generator when the model keeps one (``ema=False``: the trained generator).
 
         Returns:
             ``(rows * steps, C, H, W)`` images, row-major, ready for ``igmlib.plot.image_grid(..., nrow=steps)``.
@@ -319,4 +351,4 @@ class InfoGAN(LatentSampler):
             if not 0 <= continuous_index < self.continuous:
                 raise ValueError(f"continuous_index must be in 0..{self.continuous - 1}, got {continuous_index}")
             u[:, continuous_index] = torch.linspace(span[0], span[1], steps, device=device, dtype=dtype).repeat(rows)
-        return self.generate(z, c if self.categorical else None, u)
+        return self.generate(z, c if self.categorical else None, u, ema=ema)

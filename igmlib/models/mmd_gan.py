@@ -15,7 +15,7 @@ from .._validation import check_choice, check_module, check_positive, check_posi
 from .. import penalties
 from ..divergences import gaussian_kernel, mmd2, squared_distances
 from ..player import Player, batch_data
-from .base import LatentSampler, adam
+from .base import LatentSampler, PlayerLR, adam
 
 KERNELS = ("rq_linear", "rq", "gaussian")
 CONSTRAINTS = ("gp", "clip")
@@ -53,7 +53,7 @@ def rational_quadratic_kernel(x: torch.Tensor, y: torch.Tensor, alphas: Sequence
     sq = squared_distances(x, y)  # (N, M)
     kernel = None
     for a in alphas:
-        k = torch.exp(-a * torch.log1p(sq / (2.0 * a)))
+        k = torch.exp(torch.log1p(sq * (0.5 / a)) * -a)  # (N, M); scalar products: no tensor divisions
         kernel = k if kernel is None else kernel + k
     return kernel
 
@@ -115,8 +115,8 @@ class MMDGAN(LatentSampler):
     this chapter already teaches. Differences from the authors' code: the RQ shape parameters are
     the paper's ``{0.2, 0.5, 1, 2, 5}`` (the code's default for ``mix_rq_1dot`` is
     ``{0.1, 1, 10}``); no per-variable gradient clipping at norm 1, no KID-based learning-rate
-    schedule; their optional L2 penalty on every critic layer's activations is here
-    ``feature_weight`` on the output features only (off by default).
+    schedule; their L2 penalty on every critic layer's activations (weight 1 in their scripts,
+    ``--L2_discriminator_penalty=1.``) is here ``feature_weight`` on the output features only.
 
     Li et al.'s variant is ``kernel="gaussian", constraint="clip"`` (Gaussian bandwidths
     ``{1, 2, 4, 8, 16}``, ``c = 0.01``, RMSProp ``5e-5``, ``n_critic = 5``), without their
@@ -139,15 +139,22 @@ class MMDGAN(LatentSampler):
         n_critic: critic updates per generator update.
         gp_weight: the penalty weight ``lambda`` (``"gp"`` only; Bińkowski et al.: 1).
         clip: the weight-clipping bound ``c`` (``"clip"`` only; Li et al.: 0.01).
-        feature_weight: weight of ``E ||h(x)||^2 / k`` over both batches, added to the critic's loss.
-        lr: learning rate of the generator, and of the critic unless ``lr_critic`` is given
+        feature_weight: weight of the mean squared feature ``E ||h(x)||^2 / k`` over both batches,
+            added to the critic's loss (it keeps the features, and the linear kernel, from growing).
+        lr: learning rate of both players unless ``lr_critic`` / ``lr_generator`` is given
             (``None``: ``1e-4`` for ``"gp"``, ``5e-5`` for ``"clip"``).
-        lr_critic: the critic's learning rate (``None``: ``lr``).
+        lr_critic, lr_generator: one player's own learning rate (``None``: ``lr``; the two
+            time-scale update rule of Heusel et al. 2017).
         betas: Adam betas (``"gp"`` only; ``None``: ``(0.5, 0.9)``).
+        ema: decay of the generator's weight average that :meth:`sample` draws from (e.g. 0.999;
+            ``None``: off); see :class:`~igmlib.models.LatentSampler`.
+        decay_start: fraction of the run after which the learning rates decay linearly to 0
+            (``None``: constant).
 
     Raises:
         TypeError / ValueError: non-module networks, an unknown ``kernel`` or ``constraint``,
-            non-positive numbers, empty ``scales``, ``betas`` with ``constraint="clip"`` (RMSProp).
+            non-positive numbers, empty ``scales``, ``betas`` with ``constraint="clip"`` (RMSProp),
+            ``ema`` outside (0, 1), ``decay_start`` outside [0, 1).
 
     References:
         Li, Chang, Cheng, Yang, Póczos, "MMD GAN: Towards Deeper Understanding of Moment Matching
@@ -161,6 +168,10 @@ class MMDGAN(LatentSampler):
         ``gan/core/model.py`` (``set_loss``, ``add_gradient_penalty``, ``set_grads``).
     """
 
+    # lr_<player>: the value given, else lr (see PlayerLR)
+    lr_critic = PlayerLR()
+    lr_generator = PlayerLR()
+
     def __init__(
         self,
         generator: nn.Module,
@@ -173,12 +184,15 @@ class MMDGAN(LatentSampler):
         n_critic: int = 5,
         gp_weight: float = 1.0,
         clip: float = 0.01,
-        feature_weight: float = 0.0,
+        feature_weight: float = 1.0,
         lr: float | None = None,
         lr_critic: float | None = None,
+        lr_generator: float | None = None,
         betas: tuple[float, float] | None = None,
+        ema: float | None = None,
+        decay_start: float | None = None,
     ):
-        super().__init__(generator, latent_dim)
+        super().__init__(generator, latent_dim, ema=ema, decay_start=decay_start)
         self.critic = check_module(critic, "critic")
         self.kernel = check_choice(kernel, "kernel", KERNELS)
         self.scales = DEFAULT_SCALES[kernel] if scales is None else _check_scales(scales, "scales")
@@ -190,7 +204,8 @@ class MMDGAN(LatentSampler):
         if constraint == "clip" and betas is not None:
             raise ValueError("betas apply to Adam (constraint='gp'); constraint='clip' uses RMSprop: drop betas")
         self.lr = check_positive(lr, "lr") if lr is not None else (5e-5 if constraint == "clip" else 1e-4)
-        self.lr_critic = self.lr if lr_critic is None else check_positive(lr_critic, "lr_critic")
+        self.lr_critic = lr_critic
+        self.lr_generator = lr_generator
         self.betas = tuple(betas) if betas is not None else (0.5, 0.9)
         if len(self.betas) != 2:
             raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
@@ -218,7 +233,9 @@ class MMDGAN(LatentSampler):
         """The unbiased ``MMD^2`` between features ``a (N, k)`` and ``b (M, k)`` (scalar)."""
         if self.kernel == "gaussian":
             return mmd2(a, b, bandwidth=self.scales, unbiased=True)
-        return unbiased_mmd2(self.kernel_matrix(a, a), self.kernel_matrix(b, b), self.kernel_matrix(a, b))
+        n = len(a)
+        k = self.kernel_matrix(both := torch.cat([a, b]), both)  # (N + M, N + M): one call, then its blocks
+        return unbiased_mmd2(k[:n, :n], k[n:, n:], k[:n, n:])
 
     def mmd2(self, samples: torch.Tensor, data: torch.Tensor) -> torch.Tensor:
         """The learned-kernel ``MMD^2`` estimate between ``samples (N, ...)`` and ``data (M, ...)``
@@ -228,8 +245,9 @@ class MMDGAN(LatentSampler):
     def witness(self, x: torch.Tensor, real_features: torch.Tensor, fake_features: torch.Tensor) -> torch.Tensor:
         """The empirical witness function ``f(x) = mean_i K(h(x), h_i^real) - mean_j K(h(x), h_j^fake)``,
         shape ``(N,)`` for ``x (N, ...)`` (Bińkowski et al.'s ``add_gradient_penalty``)."""
-        h = self.features(x)
-        return self.kernel_matrix(h, real_features).mean(dim=1) - self.kernel_matrix(h, fake_features).mean(dim=1)
+        k = self.kernel_matrix(self.features(x), torch.cat([real_features, fake_features]))  # (N, N_real + N_fake)
+        n = len(real_features)
+        return k[:, :n].mean(dim=1) - k[:, n:].mean(dim=1)
 
     def critic_loss(self, batch) -> dict[str, torch.Tensor]:
         # (1) Update h: maximise MMD^2(h(x), h(G(z))) (minus lambda * GP on the witness); G is fixed.
@@ -265,11 +283,11 @@ class MMDGAN(LatentSampler):
 
     def players(self) -> list[Player]:
         after = self.clip_critic if self.constraint == "clip" else None
-        return [
+        return self.with_options([
             Player("critic", [self.critic], self.critic_loss, self.optimizer(self.lr_critic), updates=self.n_critic,
                    after_update=after),
-            Player("generator", [self.generator], self.generator_loss, self.optimizer(self.lr)),
-        ]
+            Player("generator", [self.generator], self.generator_loss, self.optimizer(self.lr_generator)),
+        ])
 
 
 __all__ = ["CONSTRAINTS", "DEFAULT_SCALES", "KERNELS", "MMDGAN", "rational_quadratic_kernel", "unbiased_mmd2"]

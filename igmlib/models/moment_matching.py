@@ -66,10 +66,15 @@ class MomentMatching(LatentSampler):
         weights: one weight per statistic (default: all 1).
         lr: Adam learning rate (default 1e-3, PyTorch's Adam default; our choice).
         betas: Adam betas (default (0.9, 0.999), PyTorch's default).
+        ema: decay of the generator's weight average that :meth:`sample` draws from (e.g. 0.999;
+            ``None``: off); see :class:`~igmlib.models.LatentSampler`.
+        decay_start: fraction of the run after which the learning rate decays linearly to 0
+            (``None``: constant).
 
     Raises:
         TypeError / ValueError: a non-module generator, an unknown statistic name (the message
-        lists the valid ones), an empty list, or mismatched weights.
+        lists the valid ones), an empty list, or mismatched weights; ``ema`` or ``decay_start``
+        out of range.
 
     References:
         The seed lecture's moment matching: ``min || E_p(h)[s(f(h))] - E_data[s(x)] ||^2``.
@@ -84,8 +89,10 @@ class MomentMatching(LatentSampler):
         weights: Sequence[float] | None = None,
         lr: float = 1e-3,
         betas: tuple[float, float] = (0.9, 0.999),
+        ema: float | None = None,
+        decay_start: float | None = None,
     ):
-        super().__init__(generator, latent_dim)
+        super().__init__(generator, latent_dim, ema=ema, decay_start=decay_start)
         if isinstance(statistics, str) or callable(statistics):
             statistics = (statistics,)
         statistics = tuple(statistics)
@@ -153,7 +160,8 @@ class MomentMatching(LatentSampler):
         return {"loss": loss, **{name: e.detach() for name, e in errors.items()}}
 
     def players(self) -> list[Player]:
-        return [Player("generator", [self.generator], self.generator_loss, adam(self.lr, self.betas))]
+        return self.with_options(
+            [Player("generator", [self.generator], self.generator_loss, adam(self.lr, self.betas))])
 
 
 class GMMN(LatentSampler):
@@ -176,9 +184,14 @@ class GMMN(LatentSampler):
         sqrt: minimise ``sqrt(MMD^2)`` (the paper's code) instead of ``MMD^2``.
         lr: Adam learning rate (default 1e-3, PyTorch's Adam default; our choice).
         betas: Adam betas (default (0.9, 0.999), PyTorch's default).
+        ema: decay of the generator's weight average that :meth:`sample` draws from (e.g. 0.999;
+            ``None``: off); see :class:`~igmlib.models.LatentSampler`.
+        decay_start: fraction of the run after which the learning rate decays linearly to 0
+            (``None``: constant).
 
     Raises:
-        TypeError / ValueError: a non-module generator, bad bandwidths or learning rate.
+        TypeError / ValueError: a non-module generator, bad bandwidths or learning rate, ``ema``
+            or ``decay_start`` out of range.
 
     References:
         Li, Swersky, Zemel, "Generative Moment Matching Networks", ICML 2015; their code
@@ -197,8 +210,10 @@ class GMMN(LatentSampler):
         sqrt: bool = True,
         lr: float = 1e-3,
         betas: tuple[float, float] = (0.9, 0.999),
+        ema: float | None = None,
+        decay_start: float | None = None,
     ):
-        super().__init__(generator, latent_dim)
+        super().__init__(generator, latent_dim, ema=ema, decay_start=decay_start)
         if isinstance(bandwidths, str):
             if bandwidths != "median":
                 raise ValueError(
@@ -226,4 +241,5 @@ class GMMN(LatentSampler):
         return {"loss": loss, "mmd2": m2.detach()}
 
     def players(self) -> list[Player]:
-        return [Player("generator", [self.generator], self.generator_loss, adam(self.lr, self.betas))]
+        return self.with_options(
+            [Player("generator", [self.generator], self.generator_loss, adam(self.lr, self.betas))])

@@ -8,7 +8,7 @@ from .._validation import check_choice, check_module, check_positive, check_posi
 from .. import losses
 from .. import penalties
 from ..player import Player
-from .base import LatentSampler, adam
+from .base import LatentSampler, PlayerLR, adam
 
 CONSTRAINTS = ("clip", "gp")
 
@@ -40,18 +40,30 @@ class WGAN(LatentSampler):
         clip: the weight-clipping bound ``c`` (``"clip"`` only).
         gp_weight: the penalty weight ``lambda`` (``"gp"`` only).
         lr: learning rate of both players (``None``: the paper's for the constraint).
+        lr_critic, lr_generator: one player's own learning rate (``None``: ``lr``), for the two
+            time-scale update rule (Heusel et al. 2017 train WGAN-GP with a faster critic).
         betas: Adam betas (``"gp"`` only; ``None``: ``(0, 0.9)``).
         log_grad_norm: also log the critic's mean input-gradient norm (see above).
+        ema: decay of the generator's weight average that :meth:`sample` draws from (e.g. 0.999;
+            ``None``: off); see :class:`~igmlib.models.LatentSampler`.
+        decay_start: fraction of the run after which both learning rates decay linearly to 0
+            (``None``: constant; WGAN-GP's CIFAR-10 ResNet code, ``gan_cifar_resnet.py``, decays
+            linearly from the first step: ``0.0``).
 
     Raises:
         TypeError / ValueError: bad modules, unknown ``constraint``, non-positive numbers, ``betas``
-            given with ``constraint="clip"`` (RMSprop has none).
+            given with ``constraint="clip"`` (RMSprop has none), ``ema`` outside (0, 1),
+            ``decay_start`` outside [0, 1).
 
     References:
         Arjovsky, Chintala, Bottou, "Wasserstein GAN", ICML 2017, Algorithm 1.
         Gulrajani, Ahmed, Arjovsky, Dumoulin, Courville, "Improved Training of Wasserstein GANs",
         NeurIPS 2017, Algorithm 1 and eq. (3).
     """
+
+    # lr_<player>: the value given, else lr (see PlayerLR)
+    lr_critic = PlayerLR()
+    lr_generator = PlayerLR()
 
     def __init__(
         self,
@@ -64,10 +76,14 @@ class WGAN(LatentSampler):
         clip: float = 0.01,
         gp_weight: float = 10.0,
         lr: float | None = None,
+        lr_critic: float | None = None,
+        lr_generator: float | None = None,
         betas: tuple[float, float] | None = None,
         log_grad_norm: bool = False,
+        ema: float | None = None,
+        decay_start: float | None = None,
     ):
-        super().__init__(generator, latent_dim)
+        super().__init__(generator, latent_dim, ema=ema, decay_start=decay_start)
         check_module(critic, "critic")
         self.critic = critic
         self.constraint = check_choice(constraint, "constraint", CONSTRAINTS)
@@ -77,12 +93,15 @@ class WGAN(LatentSampler):
         if constraint == "clip" and betas is not None:
             raise ValueError("betas apply to Adam (constraint='gp'); constraint='clip' uses RMSprop: drop betas")
         self.lr = check_positive(lr, "lr") if lr is not None else (5e-5 if constraint == "clip" else 1e-4)
+        self.lr_critic = lr_critic
+        self.lr_generator = lr_generator
         self.betas = tuple(betas) if betas is not None else (0.0, 0.9)
         self.log_grad_norm = bool(log_grad_norm)
 
-    def optimizer(self):
-        """The paper's optimizer factory for this constraint (RMSprop for clipping, Adam for GP)."""
-        lr, betas = self.lr, self.betas
+    def optimizer(self, lr: float | None = None):
+        """The paper's optimizer factory for this constraint (RMSprop for clipping, Adam for GP) at
+        learning rate ``lr`` (``None``: ``self.lr``)."""
+        lr, betas = (self.lr if lr is None else lr), self.betas
         if self.constraint == "clip":
             return lambda params: torch.optim.RMSprop(params, lr=lr)
         return adam(lr, betas)
@@ -96,7 +115,8 @@ class WGAN(LatentSampler):
 
         Args:
             real: data samples ``(N, ...)``.
-            fake: model samples ``(M, ...)``; default: ``N`` fresh samples from the generator.
+            fake: model samples ``(M, ...)``; default: ``N`` fresh samples of :meth:`sample` (the
+                averaged generator when ``ema`` is on).
         """
         if fake is None:
             fake = self.sample(len(real))
@@ -127,7 +147,9 @@ class WGAN(LatentSampler):
 
     def players(self) -> list[Player]:
         after = self.clip_critic if self.constraint == "clip" else None
-        return [
-            Player("critic", [self.critic], self.critic_loss, self.optimizer(), updates=self.n_critic, after_update=after),
-            Player("generator", [self.generator], self.generator_loss, self.optimizer(), needs_data=False),
-        ]
+        return self.with_options([
+            Player("critic", [self.critic], self.critic_loss, self.optimizer(self.lr_critic), updates=self.n_critic,
+                   after_update=after),
+            Player("generator", [self.generator], self.generator_loss, self.optimizer(self.lr_generator),
+                   needs_data=False),
+        ])
