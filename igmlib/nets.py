@@ -74,6 +74,9 @@ class MLP(nn.Sequential):
         spectral_norm: spectral normalisation of every linear layer (:func:`spectral_normalise`):
             for discriminators and critics, whose Lipschitz constant it bounds (SN-GAN's
             discriminators have no BatchNorm; ``batch_norm=True`` keeps it if asked).
+        minibatch_std: the group size of a :class:`MinibatchStdDev` layer inserted before the last
+            linear layer (which then takes one more input), for discriminators (ProGAN: 4);
+            ``None`` (default): none.
 
     Shapes:
         ``(N, in_features) -> (N, out_features)``.
@@ -92,6 +95,7 @@ class MLP(nn.Sequential):
         out_activation: str | None = None,
         batch_norm: bool = False,
         spectral_norm: bool = False,
+        minibatch_std: int | None = None,
     ):
         check_positive_int(in_features, "in_features")
         check_positive_int(out_features, "out_features")
@@ -102,7 +106,9 @@ class MLP(nn.Sequential):
             if batch_norm:
                 layers.append(nn.BatchNorm1d(b))
             layers.append(make_activation(activation))
-        layers.append(nn.Linear(widths[-1], out_features))
+        if minibatch_std is not None:  # one more feature: the group's mean standard deviation
+            layers.append(MinibatchStdDev(minibatch_std))
+        layers.append(nn.Linear(widths[-1] + (minibatch_std is not None), out_features))
         if out_activation is not None:
             layers.append(make_activation(out_activation))
         super().__init__(*layers)
@@ -266,3 +272,113 @@ class ConvTranslator(nn.Module):
         if x.dim() != 4 or x.shape[1] != self.channels:
             raise ValueError(f"x must have shape (N, {self.channels}, H, W), got {tuple(x.shape)}")
         return self.net(x)  # (N, C, H, W)
+
+
+# ------------------------------------------------------------- discriminators that see the batch
+class MinibatchStdDev(nn.Module):
+    """Append one feature to each sample: the mean over features of the per-feature standard
+    deviation across its group of the minibatch (ProGAN's minibatch standard deviation layer).
+
+    The ``N`` samples are split into ``M = N / G`` groups of ``G = min(group_size, N)``; as in the
+    authors' code, sample ``i`` belongs to group ``i mod M``. In each group, for every feature (and
+    pixel) the standard deviation over the group's ``G`` samples is ``sqrt(var + eps)`` with the
+    population variance; its mean over all features (and pixels) is one number per group, appended
+    to each sample of the group as a new feature (for images: a new constant channel). A
+    discriminator that sees it can tell a batch of near-identical samples (a collapsed generator)
+    from a varied one, which a discriminator that judges samples one by one cannot.
+
+    Args:
+        group_size: ``G`` (ProGAN: 4); the whole minibatch when it has fewer samples.
+        eps: added to the variance before the square root (ProGAN: 1e-8), so that the gradient
+            stays finite for identical samples, whose statistic is ``sqrt(eps)``.
+
+    Shapes:
+        ``(N, F) -> (N, F + 1)``; ``(N, C, H, W) -> (N, C + 1, H, W)``; in general
+        ``(N, C, ...) -> (N, C + 1, ...)``.
+
+    Raises:
+        ValueError: ``N`` larger than ``group_size`` and not divisible by it, or an input with
+            fewer than 2 dimensions; ``TypeError`` / ``ValueError`` for a bad ``group_size``.
+
+    References:
+        Karras, Aila, Laine, Lehtinen, "Progressive Growing of GANs for Improved Quality,
+        Stability, and Variation", ICLR 2018, section 3; their code, ``networks.py``,
+        ``minibatch_stddev_layer`` (``group_size=4``, placed before the discriminator's last block).
+    """
+
+    def __init__(self, group_size: int = 4, eps: float = 1e-8):
+        super().__init__()
+        self.group_size = check_positive_int(group_size, "group_size")
+        self.eps = float(eps)
+
+    def statistic(self, x: torch.Tensor) -> torch.Tensor:
+        """The appended value of each sample, shape ``(N,)``."""
+        if x.dim() < 2:
+            raise ValueError(f"x must have shape (N, features...), got {tuple(x.shape)}")
+        n = x.shape[0]
+        g = min(self.group_size, n)
+        if n % g:
+            raise ValueError(f"the minibatch ({n} samples) must be divisible by group_size={g}, or smaller: "
+                             f"use a batch size that is a multiple of {g}")
+        y = x.reshape(g, n // g, *x.shape[1:])                                # (G, M, C, ...)
+        std = ((y - y.mean(dim=0, keepdim=True)).square().mean(dim=0) + self.eps).sqrt()  # (M, C, ...)
+        return std.reshape(n // g, -1).mean(dim=1).repeat(g)                 # (N,): sample i -> group i mod M
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        stat = self.statistic(x).reshape(-1, 1, *([1] * (x.dim() - 2)))      # (N, 1, 1, ...)
+        return torch.cat([x, stat.expand(-1, 1, *x.shape[2:]).to(x.dtype)], dim=1)
+
+    def extra_repr(self) -> str:
+        return f"group_size={self.group_size}"
+
+
+class Packed(nn.Module):
+    """PacGAN's packed discriminator: ``body`` judges ``packing`` samples at once.
+
+    Consecutive samples ``x[j m], ..., x[j m + m - 1]`` (``m = packing``) are concatenated along the
+    first feature dimension and ``body`` gives one output per pack: vectors ``(N, d)`` become
+    ``(N / m, m d)``, images ``(N, C, H, W)`` become ``(N / m, m C, H, W)`` (channels, as in
+    PacGAN's image experiments). In a GAN the packs are all real or all generated (the two
+    batches are judged separately), so the losses need no change: they average over ``N / m``
+    packs. ``body`` must take ``m`` times the features of one sample (e.g. ``MLP(m * d, 1)``).
+
+    Args:
+        body: the network on packs.
+        packing: the degree of packing ``m`` (PacGAN2: 2); ``m = 1`` is the unpacked ``body``.
+
+    Shapes:
+        ``(N, C, ...) -> body((N / m, m C, ...))``, e.g. ``(N, d) -> (N / m, 1)``.
+
+    Raises:
+        TypeError / ValueError: a non-module ``body``, a non-positive ``packing``; in ``forward``,
+            ``N`` not divisible by ``packing`` (use a batch size that is a multiple of it).
+
+    References:
+        Lin, Khetan, Fanti, Oh, "PacGAN: The power of two samples in generative adversarial
+        networks", NeurIPS 2018, section 2; their code (github.com/fjxmlzn/PacGAN,
+        ``synthetic_data_experiments``: the discriminator's input is ``num_packing`` samples
+        concatenated, ``num_xdim * num_packing`` numbers).
+    """
+
+    def __init__(self, body: nn.Module, packing: int):
+        super().__init__()
+        if not isinstance(body, nn.Module):
+            raise TypeError(f"body must be a torch.nn.Module, got {type(body).__name__}")
+        self.body = body
+        self.packing = check_positive_int(packing, "packing")
+
+    def pack(self, x: torch.Tensor) -> torch.Tensor:
+        """The packs ``(N / m, m C, ...)`` of a batch ``(N, C, ...)``."""
+        if x.dim() < 2:
+            raise ValueError(f"x must have shape (N, features...), got {tuple(x.shape)}")
+        n, m = x.shape[0], self.packing
+        if n % m:
+            raise ValueError(f"a packed discriminator (packing={m}) needs a batch divisible by {m}, got {n} "
+                             f"samples: use a batch size that is a multiple of {m}")
+        return x.reshape(n // m, m * x.shape[1], *x.shape[2:])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(self.pack(x))
+
+    def extra_repr(self) -> str:
+        return f"packing={self.packing}"

@@ -191,6 +191,7 @@ def test_bad_arguments(kwargs, error, match):
 
 def test_bad_critic_output_and_batch_size():
     model = MMDGAN(MLP(2, 2), _Scalar(), 2)
+    # the critic sees the data and the generated batch together: N = 8 + 8
     with pytest.raises(ValueError, match=r"the critic must map \(N, \.\.\.\) to features \(N, k\), got \(\) for N = 16"):
         model.critic_loss(torch.randn(8, 2))
     with pytest.raises(ValueError, match=r"unbiased MMD\^2 needs at least 2 samples"):

@@ -160,6 +160,13 @@ def _avb(p):
             {"batch_size": 256})
 
 
+def _mmd_gan(p):
+    from ..models import MMDGAN
+
+    # chapter 6: Binkowski et al.'s kernel and penalty, batch 64, lr 2e-3 decaying over the second half
+    return MMDGAN(_mlp(2, 2, (64, 64)), _mlp(2, 16, (64, 64)), 2, lr=2e-3, decay_start=0.5), {"batch_size": 64}
+
+
 def _infogan(p):
     from ..models import InfoGAN
     from ..nets import ConvDiscriminator, ConvGenerator
@@ -207,6 +214,7 @@ MODELS: dict[str, Config] = {
     "wgan_gp": Config(_wgan("gp")),
     "gan_dp": Config(_gan("gan_dp")),
     "gan_r1": Config(_gan("r1")),
+    "mmd_gan": Config(_mmd_gan, problems=("ring", "grid")),
     "infogan": Config(_infogan, problems=("digits",)),
     "ali": Config(_ali(True)),
     "bigan": Config(_ali(False)),
@@ -233,7 +241,7 @@ def build(name: str, problem: str, *, device: torch.device | str | None = None) 
 
     Args:
         name: a key of :data:`MODELS`: ``density_network``, ``moment_matching``, ``gmmn``, ``gan``,
-            ``fgan_kl``, ``fgan_reverse_kl``, ``wgan_clip``, ``wgan_gp``, ``gan_dp``, ``gan_r1``,
+            ``fgan_kl``, ``fgan_reverse_kl``, ``wgan_clip``, ``wgan_gp``, ``gan_dp``, ``gan_r1``, ``mmd_gan`` (toys only),
             ``infogan`` (digits only), ``ali``, ``bigan`` (ALI with a deterministic encoder), ``vae``, ``avb``.
         problem: ``"ring"``, ``"grid"`` or ``"digits"``.
         device: where to put the model (default: :func:`igmlib.device`).

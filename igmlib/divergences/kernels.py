@@ -206,12 +206,17 @@ def _blocked_sum(a, b, scales, floor, rows: int, *, symmetric: bool = False, dro
     """
     b_sq = (b * b).sum(dim=1)
     grad = checkpointed and torch.is_grad_enabled() and (a.requires_grad or b.requires_grad)
-    parts = []
+    # A running total in float64 (float32 sums of thousands of blocks would lose digits). Not a list
+    # of the block sums: small tensors kept between the blocks' large ones fragment the C heap
+    # (measured: 1.2 GB of resident memory for 300 blocks of 64 x 20,000).
+    acc = torch.float64 if a.device.type in ("cpu", "cuda") else a.dtype
+    total = None
     for start in range(0, len(a), rows):
         args = (a[start:start + rows], b, b_sq, scales, floor, start, symmetric, drop_diagonal)
-        parts.append(checkpoint(_block_sum, *args, use_reentrant=False, preserve_rng_state=False) if grad
-                     else _block_sum(*args))
-    return torch.stack(parts).sum()  # pairwise summation of the block sums: float32 stays accurate
+        part = checkpoint(_block_sum, *args, use_reentrant=False, preserve_rng_state=False) if grad \
+            else _block_sum(*args)
+        total = part.to(acc) if total is None else total + part.to(acc)
+    return total.to(a.dtype)
 
 
 @torch.no_grad()

@@ -11,11 +11,12 @@ from .infogan import InfoGAN
 from .mmd_gan import MMDGAN
 from .moment_matching import GMMN, MomentMatching
 from .ratio import RatioEstimator
+from .unrolled import UnrolledGAN
 from .vae import VAE
 from .wgan import WGAN
 
 __all__ = [
     "ALI", "AVB", "FGAN", "GAN", "GMMN", "MMDGAN", "VAE", "WGAN", "CycleGAN", "DensityNetwork", "GaussianSampler",
-    "ImageHistory", "InfoGAN", "LatentPrior", "LatentSampler", "LikelihoodModel", "MomentMatching", "PairDiscriminator", "RatioEstimator", "adam",
+    "ImageHistory", "InfoGAN", "LatentPrior", "LatentSampler", "LikelihoodModel", "MomentMatching", "PairDiscriminator", "RatioEstimator", "UnrolledGAN", "adam",
     "cycle_consistency_loss",
 ]

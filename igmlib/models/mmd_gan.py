@@ -19,8 +19,8 @@ from .base import LatentSampler, PlayerLR, adam
 
 KERNELS = ("rq_linear", "rq", "gaussian")
 CONSTRAINTS = ("gp", "clip")
-#: the default ``scales`` per kernel: RQ shape parameters ``alpha`` (Bińkowski et al., section 5),
-#: Gaussian bandwidths ``h`` (Li et al., section 5 and their ``mmd_gan.py``: ``sigma_list``).
+#: the default ``scales`` per kernel: RQ shape parameters ``alpha`` (Bińkowski et al.'s experiments),
+#: Gaussian bandwidths ``h`` (Li et al.'s experiments and their ``mmd_gan.py``: ``sigma_list``).
 DEFAULT_SCALES = {"rq_linear": (0.2, 0.5, 1.0, 2.0, 5.0), "rq": (0.2, 0.5, 1.0, 2.0, 5.0),
                   "gaussian": (1.0, 2.0, 4.0, 8.0, 16.0)}
 
@@ -45,7 +45,7 @@ def rational_quadratic_kernel(x: torch.Tensor, y: torch.Tensor, alphas: Sequence
             non-positive ``alphas``.
 
     References:
-        Bińkowski, Sutherland, Arbel, Gretton, "Demystifying MMD GANs", ICLR 2018, section 5 (the
+        Bińkowski, Sutherland, Arbel, Gretton, "Demystifying MMD GANs", ICLR 2018, experiments (the
         mixture over ``alpha in {0.2, 0.5, 1, 2, 5}``); their code ``gan/core/mmd.py``
         (``_mix_rq_kernel``, computed as ``exp(-a log(1 + d^2 / (2 a)))`` as here).
     """
@@ -105,18 +105,20 @@ class MMDGAN(LatentSampler):
     or with every critic weight clipped to ``[-clip, clip]`` after each update
     (``constraint="clip"``); (2) one generator update minimising the same ``MMD^2`` on a fresh
     minibatch. Minimising ``MMD^2`` itself (not its square root) and the unbiased estimator are
-    Bińkowski et al.'s choices: its gradients are unbiased for a fixed critic (their Theorem 1).
+    Bińkowski et al.'s choices: its gradients are unbiased for a fixed critic (their analysis of
+    bias in GAN losses).
 
     The defaults are Bińkowski et al.'s MMD GAN (their code ``gan/core/model.py``, ``cifar10.sh``):
     the ``"rq_linear"`` kernel (their ``mix_rq_1dot``) on the critic's features, the witness-function
     gradient penalty with ``lambda = 1``, ``n_critic = 5``, Adam ``1e-4``, betas ``(0.5, 0.9)``. We
     chose this variant over Li et al.'s because it needs no autoencoder and no hand-set kernel
-    bandwidths (the RQ mixture covers many scales), and because the penalty, WGAN-GP's, is the one
-    this chapter already teaches. Differences from the authors' code: the RQ shape parameters are
+    bandwidths (the RQ mixture covers many scales), and because its penalty is WGAN-GP's, applied
+    to the witness function. Differences from the authors' code: the RQ shape parameters are
     the paper's ``{0.2, 0.5, 1, 2, 5}`` (the code's default for ``mix_rq_1dot`` is
-    ``{0.1, 1, 10}``); no per-variable gradient clipping at norm 1, no KID-based learning-rate
-    schedule; their L2 penalty on every critic layer's activations (weight 1 in their scripts,
-    ``--L2_discriminator_penalty=1.``) is here ``feature_weight`` on the output features only.
+    ``{0.1, 1, 10}``); no per-variable gradient clipping at norm 1; no KID-based halving of the
+    learning rate (``decay_start`` gives a linear decay instead); their L2 penalty on every critic
+    layer's activations (weight 1 in their scripts, ``--L2_discriminator_penalty=1.``) is here
+    ``feature_weight`` on the output features only.
 
     Li et al.'s variant is ``kernel="gaussian", constraint="clip"`` (Gaussian bandwidths
     ``{1, 2, 4, 8, 16}``, ``c = 0.01``, RMSProp ``5e-5``, ``n_critic = 5``), without their
@@ -158,12 +160,12 @@ class MMDGAN(LatentSampler):
 
     References:
         Li, Chang, Cheng, Yang, Póczos, "MMD GAN: Towards Deeper Understanding of Moment Matching
-        Network", NeurIPS 2017: the objective ``min_G max_h MMD^2_{K o h}`` (section 3),
-        Algorithm 1 (RMSProp ``5e-5``, ``c = 0.01``, ``n_c = 5``, batch 64), Gaussian bandwidths
-        (section 5); code github.com/OctoberChang/MMD-GAN, ``mmd_gan.py`` and ``mmd.py``.
+        Network", NeurIPS 2017: the objective ``min_G max_h MMD^2_{K o h}``, Algorithm 1 (RMSProp
+        ``5e-5``, ``c = 0.01``, ``n_c = 5``, batch 64), Gaussian bandwidths ``{1, 2, 4, 8, 16}``
+        (experiments); code github.com/OctoberChang/MMD-GAN, ``mmd_gan.py`` and ``mmd.py``.
         Bińkowski, Sutherland, Arbel, Gretton, "Demystifying MMD GANs", ICLR 2018: the unbiased
-        estimator and its unbiased gradients (section 2, Theorem 1), the gradient penalty on the
-        witness function (section 4), the RQ kernels and settings (section 5); code
+        estimator and the unbiasedness of its gradients for a fixed critic, the gradient penalty on
+        the witness function, the RQ kernels and settings (experiments); code
         github.com/mbinkowski/MMD-GAN, ``gan/core/mmd.py`` (kernels, ``_mmd2``) and
         ``gan/core/model.py`` (``set_loss``, ``add_gradient_penalty``, ``set_grads``).
     """
