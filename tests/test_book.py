@@ -56,6 +56,22 @@ def test_no_page_contains_a_control_character(page):
         assert not bad, f"{page.name}:{number} contains control characters {bad}: {line!r}"
 
 
+def test_every_copy_of_the_repository_url_agrees_with_config():
+    # _config.yml's repository.url is the one source; tools/set_repository_url.py rewrites the copies
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]
+    url, branch = config["url"].rstrip("/"), config.get("branch", "main")
+    slug = url.removeprefix("https://github.com/")
+    for chapter in CHAPTERS:
+        text = chapter.read_text()
+        colab = f"https://colab.research.google.com/github/{slug}/blob/{branch}/book/{chapter.stem}.ipynb"
+        assert colab in text, f"{chapter.name}: its Colab link is not {colab}"
+        assert f'"igmlib @ git+{url}"' in text, f"{chapter.name}: its install cell does not install from {url}"
+        others = set(re.findall(r"https://github\.com/[\w.-]+/[\w.-]+", text)) - {url}
+        assert not others, f"{chapter.name} names other repositories {others}"
+    for name in ("README.md", "pyproject.toml", "CITATION.cff"):
+        assert url in (ROOT / name).read_text(), f"{name} does not name {url}"
+
+
 def test_toc_lists_every_page_once():
     files = _toc_files()
     assert len(files) == len(set(files))
