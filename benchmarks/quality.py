@@ -30,9 +30,9 @@ BUDGETS = {  # steps per problem, seeds, model samples per evaluation
     "full": ({"ring": 2000, "grid": 2000, "digits": 800}, [0, 1, 2], 2500),
 }
 TOY_COLUMNS = ["modes", "high_quality", "mode_kl", "mmd2", "toy_log_likelihood", "two_sample", "precision", "recall",
-               "log_likelihood", "train_seconds"]
-DIGIT_COLUMNS = ["frechet", "inception_score", "precision", "recall", "two_sample", "parzen", "log_likelihood",
-                 "train_seconds"]
+               "density", "coverage", "log_likelihood", "train_seconds"]
+DIGIT_COLUMNS = ["frechet", "kid", "inception_score", "precision", "recall", "density", "coverage", "two_sample",
+                 "parzen", "log_likelihood", "train_seconds"]
 
 
 def machine(device: torch.device) -> str:

@@ -76,6 +76,8 @@ def test_evaluate_on_the_ring_scores_data_as_perfect_and_a_collapse_as_one_mode(
     assert perfect["mmd2"] == pytest.approx(0.0, abs=0.005) and collapsed["mmd2"] > 0.3
     assert perfect["two_sample"] == pytest.approx(0.5, abs=0.05) and collapsed["two_sample"] > 0.85
     assert perfect["recall"] > 0.9 and collapsed["recall"] < 0.2 and collapsed["precision"] > 0.9
+    assert perfect["density"] == pytest.approx(1.0, abs=0.1) and perfect["coverage"] > 0.9
+    assert collapsed["coverage"] < 0.2  # one mode of eight: about 1/8 of the real balls hold a sample
     # the exact log-density of samples cannot see the missing modes: collapse scores as well as data
     assert collapsed["toy_log_likelihood"] == pytest.approx(perfect["toy_log_likelihood"], abs=0.2)
     assert math.isnan(perfect["log_likelihood"])  # a bare sampler has no likelihood
@@ -90,6 +92,8 @@ def test_evaluate_on_digits_separates_real_images_from_one_repeated_image():
     assert real["frechet"] < 0.1 * one["frechet"]
     assert real["inception_score"] > 7 and one["inception_score"] == pytest.approx(1.0, abs=0.05)
     assert real["recall"] > 0.7 and one["recall"] < 0.05
+    assert abs(real["kid"]) < 0.05 * one["kid"]
+    assert real["coverage"] > 0.8 and one["coverage"] < 0.05 and real["density"] == pytest.approx(1.0, abs=0.3)
     assert real["two_sample"] < 0.75 and one["two_sample"] > 0.95
     assert real["parzen"] > one["parzen"] and real["parzen_bandwidth"] > 0
 

@@ -27,10 +27,10 @@ from .zoo import MODELS, PROBLEMS, SAMPLERS, build, problem_data, supports
 
 #: Metric keys :func:`evaluate` returns on a toy (``"ring"``, ``"grid"``) ...
 TOY_METRICS = ("modes", "total_modes", "high_quality", "mode_kl", "mmd2", "mmd_bandwidth", "toy_log_likelihood",
-               "two_sample", "precision", "recall", "log_likelihood")
+               "two_sample", "precision", "recall", "density", "coverage", "log_likelihood")
 #: ... and on the ``"digits"``.
-DIGIT_METRICS = ("frechet", "inception_score", "precision", "recall", "two_sample", "parzen", "parzen_bandwidth",
-                 "log_likelihood")
+DIGIT_METRICS = ("frechet", "kid", "inception_score", "precision", "recall", "density", "coverage", "two_sample",
+                 "parzen", "parzen_bandwidth", "log_likelihood")
 
 
 def _model_log_likelihood(model, x: torch.Tensor, samples: int) -> float:
@@ -55,6 +55,7 @@ def _toy_metrics(model, problem: str, samples: torch.Tensor, n: int, likelihood_
     coverage = metrics.mode_coverage(samples, data)
     bandwidth = divergences.median_bandwidth(real[:1000])
     pr = metrics.precision_recall(real, samples)
+    dc = metrics.density_coverage(real, samples, k=5)
     return {
         "modes": float(coverage.modes), "total_modes": float(coverage.total), "high_quality": coverage.high_quality,
         "mode_kl": metrics.mode_kl(samples, data),
@@ -62,7 +63,7 @@ def _toy_metrics(model, problem: str, samples: torch.Tensor, n: int, likelihood_
         "mmd_bandwidth": bandwidth,
         "toy_log_likelihood": metrics.toy_log_likelihood(samples, data),
         "two_sample": metrics.two_sample_accuracy(real, samples, classifier="knn").accuracy,
-        "precision": pr.precision, "recall": pr.recall,
+        "precision": pr.precision, "recall": pr.recall, "density": dc.density, "coverage": dc.coverage,
         "log_likelihood": _model_log_likelihood(model, real[:500], likelihood_samples),
     }
 
@@ -79,11 +80,13 @@ def _digit_metrics(model, samples: torch.Tensor, classifier, likelihood_samples:
         real_f, fake_f = clf.features(test), clf.features(samples)
         logits = clf(samples)
     pr = metrics.precision_recall(real_f, fake_f)
+    dc = metrics.density_coverage(real_f, fake_f, k=5)
     bandwidth = metrics.select_parzen_bandwidth(samples, validation).bandwidth
     return {
         "frechet": metrics.frechet_distance(real_f, fake_f),
+        "kid": metrics.kid(real_f, fake_f, seed=0).mean,  # subsets of min(1000, 360, n) points
         "inception_score": metrics.inception_score(logits),
-        "precision": pr.precision, "recall": pr.recall,
+        "precision": pr.precision, "recall": pr.recall, "density": dc.density, "coverage": dc.coverage,
         "two_sample": metrics.two_sample_accuracy(real_f, fake_f, classifier="knn").accuracy,
         "parzen": float(metrics.parzen_log_likelihood(samples, held, bandwidth)),
         "parzen_bandwidth": bandwidth,
@@ -108,14 +111,19 @@ def evaluate(model, problem: str, *, n: int = 2500, seed: int = 0, classifier=No
     - ``two_sample``: held-out accuracy of a 1-nearest-neighbour classifier telling data from
       samples (:func:`igmlib.metrics.two_sample_accuracy`; 0.5 is perfect);
     - ``precision``, ``recall``: :func:`igmlib.metrics.precision_recall` in the plane (k = 3);
+    - ``density``, ``coverage``: :func:`igmlib.metrics.density_coverage` in the plane (k = 5; density
+      about 1 and coverage near 1 for data; Naeem et al.);
     - ``log_likelihood``: the model's own estimate of the mean ``log p(x)`` on 500 data points
       (nats; ``model.log_likelihood(x, likelihood_samples)``: Monte Carlo for a density network,
       importance-sampled for a VAE or AVB), nan for models without one.
 
     Digits (keys :data:`DIGIT_METRICS`), in the feature space of
     :func:`igmlib.classifiers.reference_classifier` (pass ``classifier`` to use another):
-    ``frechet`` (:func:`igmlib.metrics.frechet_distance` against the 360 test digits),
-    ``inception_score``, ``precision``/``recall`` (k = 3), ``two_sample`` (1-NN on features);
+    ``frechet`` (:func:`igmlib.metrics.frechet_distance` against the 360 test digits; biased: it
+    shrinks as ``n`` grows), ``kid`` (the mean of :func:`igmlib.metrics.kid` over 100 subsets of
+    ``min(360, n)`` points, seed 0: unbiased, about 0 for data, in squared feature units),
+    ``inception_score``, ``precision``/``recall`` (k = 3), ``density``/``coverage`` (k = 5),
+    ``two_sample`` (1-NN on features);
     ``parzen``: :func:`igmlib.metrics.parzen_log_likelihood` of test digits 180-359 (nats) with the
     bandwidth ``parzen_bandwidth`` chosen on test digits 0-179 (:func:`igmlib.metrics.select_parzen_bandwidth`);
     ``log_likelihood`` as above on test digits 180-359, in the model's own likelihood convention
@@ -151,6 +159,8 @@ def evaluate(model, problem: str, *, n: int = 2500, seed: int = 0, classifier=No
         Srivastava et al., "VEEGAN", NeurIPS 2017; Lin et al., "PacGAN", NeurIPS 2018; Gretton et al.,
         "A Kernel Two-Sample Test", JMLR 2012; Lopez-Paz and Oquab, "Revisiting Classifier Two-Sample
         Tests", ICLR 2017; Kynkaanniemi et al., "Improved Precision and Recall Metric ...", NeurIPS 2019;
+        Naeem et al., "Reliable Fidelity and Diversity Metrics for Generative Models", ICML 2020;
+        Bińkowski et al., "Demystifying MMD GANs", ICLR 2018 (the KID);
         Heusel et al., "GANs Trained by a Two Time-Scale Update Rule ...", NeurIPS 2017; Salimans et al.,
         "Improved Techniques for Training GANs", NeurIPS 2016; Theis, van den Oord, Bethge, "A note on
         the evaluation of generative models", ICLR 2016 (the Parzen estimate's caveats).
@@ -250,6 +260,7 @@ FORMATS = {
     "modes": ("modes", 1, 1), "high_quality": ("high quality %", 100, 1), "mode_kl": ("mode KL", 1, 3),
     "mmd2": ("MMD² ×1000", 1000, 2), "toy_log_likelihood": ("log p_data(samples)", 1, 2),
     "two_sample": ("two-sample acc. %", 100, 1), "precision": ("precision %", 100, 1), "recall": ("recall %", 100, 1),
+    "density": ("density", 1, 2), "coverage": ("coverage %", 100, 1), "kid": ("KID", 1, 1),
     "log_likelihood": ("model log p(test)", 1, 2), "frechet": ("Fréchet", 1, 2), "inception_score": ("IS", 1, 2),
     "parzen": ("Parzen log p(test)", 1, 1), "train_seconds": ("train s", 1, 1),
 }
