@@ -18,7 +18,7 @@ whole ``n x n`` matrices (about 7.6 GB for ``mmd2`` at 20,000), so keep those si
 
 ``--training``: the speed of the small case that matters for training, GMMN's loss on a batch of
 256 digits (``mmd2`` of ``(256, 64)`` float32 samples, bandwidths (2, 4, 8), forward and backward),
-old against new, in alternating fresh processes.
+old against new in one fresh process, in 20 alternating rounds of 50 calls (best and median).
 
 Usage:
     OMP_NUM_THREADS=1 python benchmarks/memory.py [--sizes 1000,5000,20000,50000]
@@ -97,25 +97,29 @@ def child(metric: str, n: int, old_dir: str | None) -> dict:
     return out
 
 
-def child_training(old_dir: str | None, rounds: int = 5, calls: int = 100) -> dict:
-    """GMMN's loss on a batch of 256 digits: mmd2 of (256, 64) float32, forward and backward."""
+def child_training(old_dir: str, rounds: int = 20, calls: int = 50) -> dict:
+    """GMMN's loss on a batch of 256 digits: mmd2 of (256, 64) float32, forward and backward; old
+    and new in one process, in alternating rounds (so that load changes hit both alike)."""
+    import statistics
+
     import torch
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
-    if old_dir:
-        sys.path.insert(0, old_dir)
-        from oldigm.kernels import mmd2
-    else:
-        from igmlib.divergences import mmd2
+    sys.path.insert(0, old_dir)
+    from oldigm.kernels import mmd2 as old
+
+    from igmlib.divergences import mmd2 as new
+
     x, y = _samples(256, 64)
     x.requires_grad_()
-    best = float("inf")
-    for _ in range(rounds):
-        start = time.perf_counter()
-        for _ in range(calls):
-            mmd2(x, y, bandwidth=(2.0, 4.0, 8.0)).backward()
-        best = min(best, (time.perf_counter() - start) / calls)
-    return {"old": bool(old_dir), "ms_per_call": 1000 * best}
+    times = {"old": [], "new": []}
+    for i in range(rounds):
+        for name, mmd2 in (("old", old), ("new", new)) if i % 2 else (("new", new), ("old", old)):
+            start = time.perf_counter()
+            for _ in range(calls):
+                mmd2(x, y, bandwidth=(2.0, 4.0, 8.0)).backward()
+            times[name].append(1000 * (time.perf_counter() - start) / calls)
+    return {name: (min(t), statistics.median(t)) for name, t in times.items()}
 
 
 # ---------------------------------------------------------------- the parent
@@ -191,7 +195,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.child:
         metric, n, *old = args.child
-        result = child_training(old[0] if old else None) if metric == "training" else child(metric, int(n), old[0] if old else None)
+        result = child_training(old[0]) if metric == "training" else child(metric, int(n), old[0] if old else None)
         print(json.dumps(result))
         return
     import torch
@@ -205,12 +209,14 @@ def main(argv=None):
           f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, old code: {args.old_rev[:10]}")
     with tempfile.TemporaryDirectory() as folder:
         old_dir = str(write_old_package(args.old_rev, Path(folder)))
-        print("\n".join(measure(metrics, sizes, old_sizes, old_dir)))
+        if metrics:
+            print("\n".join(measure(metrics, sizes, old_sizes, old_dir)))
         if args.training:
-            runs = [run_child(["training", "0", *([old_dir] if old else [])]) for _ in range(2) for old in (True, False)]
-            for old in (True, False):
-                ms = min(r["ms_per_call"] for r in runs if r["old"] == old)
-                print(f"GMMN loss, mmd2 (256, 64) forward + backward, {'old' if old else 'new'}: {ms:.3f} ms per call")
+            result = run_child(["training", "0", old_dir])
+            for name in ("old", "new"):
+                best, median = result[name]
+                print(f"GMMN loss, mmd2 (256, 64) forward + backward, {name}: {best:.3f} ms per call "
+                      f"(median of 20 rounds {median:.3f} ms)")
 
 
 if __name__ == "__main__":

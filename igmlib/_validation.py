@@ -212,3 +212,19 @@ def check_batch(x, event_shape: Sequence[int] | None, name: str = "x") -> torch.
         dims = ", ".join(str(s) for s in event_shape)
         raise ValueError(f"{name} must have shape (N, {dims}), got {shape_str(x.shape)}: use {name}.reshape(-1, {dims})")
     return x.reshape(len(x), -1)
+
+
+def check_finite(*named: tuple[str, torch.Tensor]) -> None:
+    """Raise a ValueError naming the first of the ``(name, tensor)`` pairs holding NaN or infinite
+    values (one host synchronisation when the tensors share a device). Metrics call it at the door:
+    a NaN would otherwise come out as ``nan`` or, worse, as a plausible number."""
+    flags = [torch.isfinite(t).all() for _, t in named]
+    if len({f.device for f in flags}) == 1:
+        ok = torch.stack(flags).tolist()
+    else:
+        ok = [bool(f) for f in flags]
+    for (name, t), fine in zip(named, ok):
+        if not fine:
+            bad = int((~torch.isfinite(t)).sum())
+            raise ValueError(f"{name} contains NaN or infinite values ({bad} of {t.numel()} entries): metrics need "
+                             f"finite inputs; drop them first, e.g. {name}[torch.isfinite({name}).flatten(1).all(1)]")

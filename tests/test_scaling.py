@@ -152,6 +152,7 @@ def test_precision_recall_blocks_equal_brute_force(monkeypatch):
     assert precision_recall_values(real, fake) == pytest.approx(want, abs=1e-12)
     assert precision_recall_values(real, fake, batch_size=7) == pytest.approx(want, abs=1e-12)
     monkeypatch.setattr(two_sample, "BLOCK_ENTRIES", 1000)  # default blocks of 5 rows
+    monkeypatch.setattr(two_sample, "KNN_MIN_ROWS", 1)
     assert precision_recall_values(real, fake) == pytest.approx(want, abs=1e-12)
 
 

@@ -15,8 +15,7 @@ from typing import NamedTuple
 
 import torch
 
-from .._validation import check_positive_int, check_tensor
-from .two_sample import check_finite
+from .._validation import check_finite, check_positive_int, check_tensor
 
 #: Entries of one block of a distance or kernel matrix (256 Ki: 2 MiB in float64).
 BLOCK_ENTRIES = 2**18

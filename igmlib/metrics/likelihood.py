@@ -8,8 +8,8 @@ import numpy as np
 import torch
 from torch import distributions as D
 
-from .._validation import check_choice, check_positive, check_tensor
-from .two_sample import block_rows, check_finite
+from .._validation import check_choice, check_finite, check_positive, check_tensor
+from .two_sample import block_rows
 
 
 def gaussian_log_likelihood(train: torch.Tensor, test: torch.Tensor, *, jitter: float = 1e-6) -> torch.Tensor:

@@ -13,9 +13,8 @@ import numpy as np
 import torch
 from torch import distributions as D
 
-from .._validation import check_choice, check_positive, check_positive_int, check_tensor
+from .._validation import check_choice, check_finite, check_positive, check_positive_int, check_tensor
 from ..runtime import fork_rng
-from .two_sample import check_finite
 
 
 class ModeCoverage(NamedTuple):
