@@ -38,6 +38,12 @@ FACTORIES = {
     "VAE": lambda: igm.models.VAE(_mlp(2, 4), _mlp(2, 2), 2, likelihood="gaussian"),
     "AVB": lambda: igm.models.AVB(_mlp(4, 2), _mlp(2, 2), _mlp(4, 1), 2, likelihood="gaussian"),
     "RatioEstimator": lambda: igm.models.RatioEstimator(_mlp(2, 1), igm.data.ring()),
+    "UnrolledGAN": lambda: igm.models.UnrolledGAN(_mlp(2, 2), _mlp(2, 1), 2, unrolled_steps=1),
+    "ConditionalGAN": lambda: igm.models.ConditionalGAN(_mlp(2 + 3, 2), _mlp(2, 4), 2, 3, 4),
+    "ConditionalGAN(projection)": lambda: igm.models.ConditionalGAN(_mlp(2 + 3, 2), _mlp(2, 4), 2, 3, 4,
+                                                                    projection=True),
+    "WAE": lambda: igm.models.WAE(_mlp(2, 2), _mlp(2, 2), 2),
+    "WAE(gan)": lambda: igm.models.WAE(_mlp(2, 2), _mlp(2, 2), 2, penalty="gan", discriminator=_mlp(2, 1)),
 }
 
 

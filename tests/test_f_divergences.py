@@ -9,6 +9,7 @@ from scipy import integrate, special, stats
 from igmlib.divergences import (
     F_DIVERGENCES,
     FDivergence,
+    alpha_divergence,
     f_divergence,
     f_divergence_bound,
     log_wright_omega,
@@ -196,3 +197,106 @@ def test_bad_divergence_names(name, error, match):
 def test_bound_rejects_non_tensors():
     with pytest.raises(TypeError, match="v_p must be a torch.Tensor"):
         f_divergence_bound(np.zeros(3), torch.zeros(3), "kl")
+
+
+# ------------------------------------------------ the alpha-divergences (Minka 2005; Cichocki and Amari 2010)
+
+ALPHAS = [-1.5, -0.5, 0.01, 0.25, 0.5, 0.75, 0.99, 1.5, 2.0, 3.0]
+
+
+def exact_alpha_divergence(alpha: float) -> float:
+    """(1 - int p^a q^(1-a)) / (a (1 - a)) for P = N(0, 1), Q = N(0.5, 1.1^2), by quadrature."""
+    p, q = stats.norm(P_MU, P_SIGMA), stats.norm(Q_MU, Q_SIGMA)
+    overlap = integrate.quad(lambda x: p.pdf(x) ** alpha * q.pdf(x) ** (1 - alpha), -30, 30, limit=200)[0]
+    return (1 - overlap) / (alpha * (1 - alpha))
+
+
+@pytest.mark.parametrize("alpha", ALPHAS)
+def test_alpha_f_is_convex_zero_at_one_and_its_derivative_is_right(alpha):
+    d = alpha_divergence(alpha)
+    one = torch.tensor(1.0, dtype=torch.float64)
+    assert float(d.f(one)) == pytest.approx(0.0, abs=1e-12) and d.f_prime_at_1 == 0.0
+    u = torch.linspace(0.05, 8, 97, dtype=torch.float64).requires_grad_(True)
+    (grad,) = torch.autograd.grad(d.f(u).sum(), u)
+    torch.testing.assert_close(d.f_prime(u.detach()), grad)
+    assert float(d.f_prime(one)) == pytest.approx(0.0, abs=1e-12)
+    fu = d.f(torch.linspace(0.01, 10, 2001, dtype=torch.float64))
+    assert bool((fu[2:] - 2 * fu[1:-1] + fu[:-2] >= -1e-12).all())
+    # the textbook form, written independently
+    u = U
+    torch.testing.assert_close(d.f(u), (u**alpha - alpha * u - (1 - alpha)) / (alpha * (alpha - 1)), rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("alpha", ALPHAS)
+def test_alpha_conjugate_is_the_supremum_and_activation_composite(alpha):
+    d = alpha_divergence(alpha)
+    u = torch.logspace(-8, 8, 200_001, dtype=torch.float64)
+    for t in torch.linspace(-5, 5, 41, dtype=torch.float64):
+        sup = float((u * t - d.f(u)).max())
+        value = float(d.conjugate(t))
+        if bool(d.in_domain(t)):
+            assert value == pytest.approx(sup, rel=1e-7, abs=1e-6) and value >= sup - 1e-9, float(t)
+        else:
+            assert value == math.inf and sup > 1.0  # unbounded: the grid's sup is large
+    v = V[V.abs() <= 8]
+    t = d.activation(v)
+    assert bool(d.in_domain(t).all())
+    torch.testing.assert_close(d.conjugate(t), d.conjugate_of_activation(v))
+    # g_f(v) = f'(e^v): the optimal critic output is V* = log(p / q)
+    torch.testing.assert_close(t, d.f_prime(torch.exp(v)))
+
+
+@pytest.mark.parametrize("alpha", [0.25, 0.5, 2.0, -0.5])
+def test_alpha_bound_at_the_optimal_critic_and_pointwise_integral_equal_the_divergence(alpha):
+    d = alpha_divergence(alpha)
+    exact = exact_alpha_divergence(alpha)
+    x = torch.linspace(-20, 20, 40001, dtype=torch.float64)
+    log_p = torch.distributions.Normal(P_MU, P_SIGMA).log_prob(x)
+    log_q = torch.distributions.Normal(Q_MU, Q_SIGMA).log_prob(x)
+    assert float(torch.trapezoid(d.pointwise(log_p, log_q), x)) == pytest.approx(exact, rel=1e-6)
+    # the bound E_P g(V*) - E_Q f*(g(V*)) with V* = log p/q, by quadrature: equals D_alpha
+    v = log_p - log_q
+    bound = torch.trapezoid(log_p.exp() * d.activation(v) - log_q.exp() * d.conjugate_of_activation(v), x)
+    assert float(bound) == pytest.approx(exact, rel=1e-6)
+    # and by Monte Carlo with the generic FDivergence.bound
+    g = torch.Generator().manual_seed(0)
+    xp = P_MU + P_SIGMA * torch.randn(100_000, generator=g, dtype=torch.float64)
+    xq = Q_MU + Q_SIGMA * torch.randn(100_000, generator=g, dtype=torch.float64)
+
+    def log_ratio(z):
+        return torch.distributions.Normal(P_MU, P_SIGMA).log_prob(z) - torch.distributions.Normal(Q_MU, Q_SIGMA).log_prob(z)
+
+    assert float(d.bound(log_ratio(xp), log_ratio(xq))) == pytest.approx(exact, abs=0.01)
+
+
+def test_alpha_members_and_limits():
+    x = torch.linspace(-20, 20, 40001, dtype=torch.float64)
+    log_p = torch.distributions.Normal(P_MU, P_SIGMA).log_prob(x)
+    log_q = torch.distributions.Normal(Q_MU, Q_SIGMA).log_prob(x)
+
+    def value(d):
+        return float(torch.trapezoid(d.pointwise(log_p, log_q), x))
+
+    assert value(alpha_divergence(0.5)) == pytest.approx(2 * value(f_divergence("hellinger")), rel=1e-9)
+    assert value(alpha_divergence(2.0)) == pytest.approx(0.5 * value(f_divergence("pearson")), rel=1e-9)
+    assert value(alpha_divergence(-1.0)) == pytest.approx(0.5 * value(f_divergence("neyman")), rel=1e-9)
+    kl, reverse = value(f_divergence("kl")), value(f_divergence("reverse_kl"))
+    gaps_1 = [abs(value(alpha_divergence(1 - e)) - kl) for e in (1e-1, 1e-2, 1e-3, 1e-4)]
+    gaps_0 = [abs(value(alpha_divergence(e)) - reverse) for e in (1e-1, 1e-2, 1e-3, 1e-4)]
+    for gaps in (gaps_1, gaps_0):
+        assert all(b < a for a, b in zip(gaps, gaps[1:])) and gaps[-1] < 1e-4
+    assert abs(value(alpha_divergence(1 + 1e-4)) - kl) < 1e-4
+    assert abs(value(alpha_divergence(-1e-4)) - reverse) < 1e-4
+
+
+@pytest.mark.parametrize(
+    "alpha, error, match",
+    [(0, ValueError, r"alpha = 0 is the limit .*f_divergence\('reverse_kl'\)"),
+     (1.0, ValueError, r"alpha = 1 is the limit .*f_divergence\('kl'\)"),
+     (math.inf, ValueError, "alpha must be finite"),
+     ("0.5", TypeError, "alpha must be a real number"),
+     (True, TypeError, "alpha must be a real number")],
+)
+def test_alpha_bad_values(alpha, error, match):
+    with pytest.raises(error, match=match):
+        alpha_divergence(alpha)

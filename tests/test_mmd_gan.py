@@ -6,7 +6,7 @@ import torch
 import igmlib as igm
 from igmlib.divergences import gaussian_kernel, mmd2
 from igmlib.models import MMDGAN
-from igmlib.models.mmd_gan import rational_quadratic_kernel, unbiased_mmd2
+from igmlib.divergences import rational_quadratic_kernel, unbiased_mmd2
 from igmlib.nets import MLP
 
 from conftest import fit_and_check_every_parameter_changes

@@ -293,3 +293,41 @@ def test_wrong_network_sizes_are_explained():
     model = digits_vae()
     with pytest.raises(ValueError, match=r"\(N, 1, 8, 8\)"):
         model.elbo(torch.zeros(3, 64))
+
+
+# ---- beta-VAE (Higgins et al. 2017)
+def test_beta_one_is_the_elbo_and_beta_weights_only_the_kl():
+    x = igm.data.digits("test").x[:16]
+    torch.manual_seed(0)
+    model = digits_vae()
+    assert model.beta == 1.0
+    torch.manual_seed(1)
+    out = model.model_loss(x)
+    torch.manual_seed(1)
+    rec, kl = model.elbo_terms(x)  # the same draw: the loss before beta existed, written out
+    torch.testing.assert_close(out["loss"], -(rec - kl).mean(), rtol=0, atol=0)
+    assert set(out) == {"loss", "elbo", "kl", "reconstruction"}
+    model.beta = 4.0
+    torch.manual_seed(1)
+    weighted = model.model_loss(x)
+    torch.testing.assert_close(weighted["loss"], -(rec - 4.0 * kl).mean())
+    torch.testing.assert_close(weighted["beta-elbo"], (rec - 4.0 * kl).mean().detach())
+    for key in ("elbo", "kl", "reconstruction"):  # logged unweighted
+        torch.testing.assert_close(weighted[key], out[key])
+
+
+def test_beta_trades_reconstruction_for_kl_in_training():
+    train = igm.data.digits("train").x
+    kls = {}
+    for beta in (0.25, 4.0):
+        torch.manual_seed(0)
+        model = digits_vae(latent_dim=4)
+        model.beta = beta
+        history = igm.fit(model, train, steps=150, batch_size=64, seed=0, progress=False)
+        kls[beta] = sum(history["kl"][-30:]) / 30
+    assert kls[4.0] < kls[0.25]
+
+
+def test_bad_beta():
+    with pytest.raises(ValueError, match="beta must be >= 0"):
+        VAE(nn.Linear(4, 4), nn.Linear(2, 4), 2, beta=-1.0)

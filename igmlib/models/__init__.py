@@ -3,6 +3,7 @@
 from .ali import ALI, PairDiscriminator
 from .avb import AVB, GaussianSampler
 from .base import LatentPrior, LatentSampler, LikelihoodModel, adam
+from .conditional_gan import ConditionalGAN
 from .cyclegan import CycleGAN, ImageHistory, cycle_consistency_loss
 from .density_network import DensityNetwork
 from .fgan import FGAN
@@ -13,10 +14,11 @@ from .moment_matching import GMMN, MomentMatching
 from .ratio import RatioEstimator
 from .unrolled import UnrolledGAN
 from .vae import VAE
+from .wae import WAE
 from .wgan import WGAN
 
 __all__ = [
-    "ALI", "AVB", "FGAN", "GAN", "GMMN", "MMDGAN", "VAE", "WGAN", "CycleGAN", "DensityNetwork", "GaussianSampler",
+    "ALI", "AVB", "ConditionalGAN", "FGAN", "GAN", "GMMN", "MMDGAN", "VAE", "WAE", "WGAN", "CycleGAN", "DensityNetwork", "GaussianSampler",
     "ImageHistory", "InfoGAN", "LatentPrior", "LatentSampler", "LikelihoodModel", "MomentMatching", "PairDiscriminator", "RatioEstimator", "UnrolledGAN", "adam",
     "cycle_consistency_loss",
 ]

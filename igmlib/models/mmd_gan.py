@@ -13,7 +13,8 @@ from torch import nn
 
 from .._validation import check_choice, check_module, check_positive, check_positive_int, shape_str
 from .. import penalties
-from ..divergences import gaussian_kernel, mmd2, squared_distances
+from ..divergences import gaussian_kernel, mmd2
+from ..divergences.kernel_mmd import check_scales, rational_quadratic_kernel, unbiased_mmd2
 from ..player import Player, batch_data
 from .base import LatentSampler, PlayerLR, adam
 
@@ -23,75 +24,6 @@ CONSTRAINTS = ("gp", "clip")
 #: Gaussian bandwidths ``h`` (Li et al.'s experiments and their ``mmd_gan.py``: ``sigma_list``).
 DEFAULT_SCALES = {"rq_linear": (0.2, 0.5, 1.0, 2.0, 5.0), "rq": (0.2, 0.5, 1.0, 2.0, 5.0),
                   "gaussian": (1.0, 2.0, 4.0, 8.0, 16.0)}
-
-
-def rational_quadratic_kernel(x: torch.Tensor, y: torch.Tensor, alphas: Sequence[float]) -> torch.Tensor:
-    """A sum of rational-quadratic kernels ``sum_a (1 + ||x_i - y_j||^2 / (2 a))^(-a)``.
-
-    Each term is a scale mixture of Gaussian kernels; it decays polynomially, not exponentially,
-    so far-apart points still get a gradient. ``a -> inf`` gives the Gaussian kernel with ``h = 1``.
-
-    Args:
-        x: samples ``(N, d)`` (or ``(N, ...)``, flattened).
-        y: samples ``(M, d)`` with the same number of features.
-        alphas: the shape parameters ``a > 0`` (dimensionless; the length scale is 1 in the units
-            of ``x``, which a learned feature map absorbs).
-
-    Shapes:
-        ``(N, d), (M, d) -> (N, M)``.
-
-    Raises:
-        TypeError / ValueError: as :func:`igmlib.divergences.squared_distances`; an empty or
-            non-positive ``alphas``.
-
-    References:
-        Bińkowski, Sutherland, Arbel, Gretton, "Demystifying MMD GANs", ICLR 2018, experiments (the
-        mixture over ``alpha in {0.2, 0.5, 1, 2, 5}``); their code ``gan/core/mmd.py``
-        (``_mix_rq_kernel``, computed as ``exp(-a log(1 + d^2 / (2 a)))`` as here).
-    """
-    alphas = _check_scales(alphas, "alphas")
-    sq = squared_distances(x, y)  # (N, M)
-    kernel = None
-    for a in alphas:
-        k = torch.exp(torch.log1p(sq * (0.5 / a)) * -a)  # (N, M); scalar products: no tensor divisions
-        kernel = k if kernel is None else kernel + k
-    return kernel
-
-
-def _check_scales(scales, name: str) -> tuple[float, ...]:
-    values = [scales] if isinstance(scales, (int, float)) else scales
-    if isinstance(values, str) or not isinstance(values, Sequence):
-        raise TypeError(f"{name} must be a number or a sequence of numbers, got {type(scales).__name__} ({scales!r})")
-    if not values:
-        raise ValueError(f"{name} is empty: pass at least one value, e.g. (0.2, 0.5, 1.0, 2.0, 5.0)")
-    return tuple(check_positive(v, name) for v in values)
-
-
-def unbiased_mmd2(k_xx: torch.Tensor, k_yy: torch.Tensor, k_xy: torch.Tensor) -> torch.Tensor:
-    """The unbiased estimate (U-statistic) of ``MMD^2`` from the three kernel matrices.
-
-    ``sum_{i != j} k(x_i, x_j) / (N (N - 1)) + sum_{i != j} k(y_i, y_j) / (M (M - 1))
-    - 2 sum_{i, j} k(x_i, y_j) / (N M)``, the estimator of :func:`igmlib.divergences.mmd2` for a
-    kernel other than the Gaussian.
-
-    Shapes:
-        ``k_xx (N, N)``, ``k_yy (M, M)``, ``k_xy (N, M)`` -> ``()``.
-
-    Raises:
-        ValueError: fewer than 2 samples on a side, or inconsistent shapes.
-
-    References:
-        Gretton et al., "A Kernel Two-Sample Test", JMLR 13, 2012, Lemma 6 (MMD_u^2).
-    """
-    n, m = k_xy.shape
-    if k_xx.shape != (n, n) or k_yy.shape != (m, m):
-        raise ValueError(f"kernel matrices must be (N, N), (M, M), (N, M), got {shape_str(k_xx.shape)}, "
-                         f"{shape_str(k_yy.shape)}, {shape_str(k_xy.shape)}")
-    if n < 2 or m < 2:
-        raise ValueError(f"the unbiased MMD^2 needs at least 2 samples on each side, got {n} and {m}")
-    xx = (k_xx.sum() - k_xx.diagonal().sum()) / (n * (n - 1))
-    yy = (k_yy.sum() - k_yy.diagonal().sum()) / (m * (m - 1))
-    return xx + yy - 2.0 * k_xy.mean()
 
 
 class MMDGAN(LatentSampler):
@@ -197,7 +129,7 @@ class MMDGAN(LatentSampler):
         super().__init__(generator, latent_dim, ema=ema, decay_start=decay_start)
         self.critic = check_module(critic, "critic")
         self.kernel = check_choice(kernel, "kernel", KERNELS)
-        self.scales = DEFAULT_SCALES[kernel] if scales is None else _check_scales(scales, "scales")
+        self.scales = DEFAULT_SCALES[kernel] if scales is None else check_scales(scales, "scales")
         self.constraint = check_choice(constraint, "constraint", CONSTRAINTS)
         self.n_critic = check_positive_int(n_critic, "n_critic")
         self.gp_weight = check_positive(gp_weight, "gp_weight", allow_zero=True)
@@ -292,4 +224,4 @@ class MMDGAN(LatentSampler):
         ])
 
 
-__all__ = ["CONSTRAINTS", "DEFAULT_SCALES", "KERNELS", "MMDGAN", "rational_quadratic_kernel", "unbiased_mmd2"]
+__all__ = ["CONSTRAINTS", "DEFAULT_SCALES", "KERNELS", "MMDGAN"]

@@ -195,6 +195,12 @@ class VAE(_VariationalModel):
             and inputs are checked against it. ``None`` gives flat samples ``(N, D)``.
         lr: Adam learning rate.
         betas: Adam betas.
+        beta: weight of the KL term in the training loss, ``-(E_q[log p(x | z)] - beta * KL)``
+            (Higgins et al. 2017, eq. (4)); 1 (default) is the ELBO. ``beta > 1`` trades reconstruction
+            for codes closer to the prior (more disentangled, blurrier); ``beta < 1`` the reverse. Only
+            training changes: :meth:`elbo` and :meth:`log_likelihood` stay the unweighted bound and
+            estimate, and the history logs ``"elbo"``, ``"kl"`` and ``"reconstruction"`` unweighted
+            (plus ``"beta-elbo"``, the objective maximised, when ``beta != 1``).
 
     Shapes:
         ``encode``: ``(N, ...) -> (N, k), (N, k)``; ``elbo`` and ``log_likelihood``: ``(N, ...) -> (N,)``
@@ -213,6 +219,8 @@ class VAE(_VariationalModel):
         Generative Models", ICML 2014.
         Burda, Grosse, Salakhutdinov, "Importance Weighted Autoencoders", ICLR 2016, eq. (8) and
         Theorem 1 (the importance-sampled bound and its monotonicity in ``K``).
+        Higgins et al., "beta-VAE: Learning Basic Visual Concepts with a Constrained Variational
+        Framework", ICLR 2017, eq. (4) (``beta``).
     """
 
     def __init__(
@@ -227,6 +235,7 @@ class VAE(_VariationalModel):
         event_shape: Sequence[int] | None = None,
         lr: float = 1e-3,
         betas: tuple[float, float] = (0.9, 0.999),
+        beta: float = 1.0,
     ):
         super().__init__(decoder, latent_dim, likelihood=likelihood, scale=scale, min_scale=min_scale,
                          event_shape=event_shape)
@@ -234,6 +243,7 @@ class VAE(_VariationalModel):
         self.encoder = encoder
         self.lr = check_positive(lr, "lr")
         self.betas = tuple(betas)
+        self.beta = check_positive(beta, "beta", allow_zero=True)
 
     # ---- q(z | x) -------------------------------------------------------------------------------
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -313,12 +323,17 @@ class VAE(_VariationalModel):
 
     # ---- training -------------------------------------------------------------------------------------
     def model_loss(self, batch) -> dict[str, torch.Tensor]:
-        # Update encoder and decoder together: maximise the mean ELBO (one reparameterised sample).
+        # Update encoder and decoder together: maximise the mean ELBO (one reparameterised sample),
+        # with the KL weighted by beta (beta-VAE; beta = 1: the ELBO itself).
         x = batch[0] if isinstance(batch, (tuple, list)) else batch
         rec, kl = self.elbo_terms(x)
         elbo = rec - kl
-        return {"loss": -elbo.mean(), "elbo": elbo.mean().detach(), "kl": kl.mean().detach(),
-                "reconstruction": rec.mean().detach()}
+        objective = elbo if self.beta == 1.0 else rec - self.beta * kl
+        out = {"loss": -objective.mean(), "elbo": elbo.mean().detach(), "kl": kl.mean().detach(),
+               "reconstruction": rec.mean().detach()}
+        if self.beta != 1.0:
+            out["beta-elbo"] = objective.mean().detach()
+        return out
 
     def players(self) -> list[Player]:
         return [Player("model", [self], self.model_loss, adam(self.lr, self.betas))]
