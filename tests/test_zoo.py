@@ -27,8 +27,8 @@ def test_every_model_builds_and_takes_two_finite_steps(name, problem):
     igm.seed_everything(0)
     model, fit_kwargs = zoo.build(name, problem, device="cpu")
     before = [p.detach().clone() for p in model.parameters()]
-    history = igm.fit(model, zoo.problem_data(problem), steps=2, seed=0, progress=False, **fit_kwargs)
-    assert set(fit_kwargs) == {"batch_size"}
+    assert set(fit_kwargs) == {"batch_size", "steps"} and fit_kwargs["steps"] >= 1  # steps: the full budget's
+    history = igm.fit(model, zoo.problem_data(problem), progress=False, seed=0, **{**fit_kwargs, "steps": 2})
     assert all(len(v) == 2 and all(math.isfinite(x) for x in v) for v in history.values())
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))  # training changed weights
     x = model.sample(5)
@@ -166,6 +166,15 @@ def test_leaderboard_rows_and_summary():
     table, header = evaluation.summarize(rows, ["modes", "train_seconds"])
     assert header == ["problem", "model", "runs", "modes", "train s"]
     assert table[0][:3] == ["ring", "gan", "2/2"] and "±" in table[0][3]
+
+
+def test_leaderboard_trains_each_model_for_its_own_steps_unless_told_otherwise(monkeypatch):
+    monkeypatch.setitem(zoo.STEPS, "ring", 3)
+    monkeypatch.setattr(evaluation, "evaluate", lambda model, problem, **kwargs: {})
+    own = evaluation.leaderboard(["gan", "vae"], ["ring"], [0], n=10, device="cpu", progress=False)
+    assert {r["model"]: r["steps"] for r in own} == {n: zoo.build(n, "ring")[1]["steps"] for n in ("gan", "vae")}
+    told = evaluation.leaderboard(["gan", "vae"], ["ring"], [0], {"ring": 2}, n=10, device="cpu", progress=False)
+    assert [r["steps"] for r in told] == [2, 2]
 
 
 def test_leaderboard_scores_each_model_as_its_configuration_says(monkeypatch):

@@ -3,13 +3,14 @@
 - :func:`evaluate`: the metrics that fit a problem, on held-out data, for anything with a
   ``sample(n)`` method.
 - :func:`leaderboard`: train (:func:`igmlib.fit`) and evaluate several models of
-  :mod:`igmlib.book.zoo`, problems and seeds with the same step budget, timing each run; each model
+  :mod:`igmlib.book.zoo`, problems and seeds, each for its own full-budget steps or for a step
+  count given to all, timing each run; each model
   is scored as its :class:`~igmlib.book.zoo.Config` says. :func:`summarize` turns the rows into mean
   and spread per model and problem.
 
 Example::
 
-    rows = igm.book.leaderboard(["gan", "wgan_gp"], ["ring"], seeds=[0, 1], steps=500)
+    rows = igm.book.leaderboard(["gan", "wgan_gp"], ["ring"], seeds=[0, 1], steps=500)  # steps=None: the zoo's
     igm.book.table(*igm.book.summarize(rows, ["modes", "high_quality"]))
 """
 from __future__ import annotations
@@ -188,13 +189,15 @@ def evaluate(model, problem: str, *, n: int = 2500, seed: int = 0, classifier=No
         return _toy_metrics(model, problem, samples, n, likelihood_samples)
 
 
-def leaderboard(names: Sequence[str], problems: Sequence[str], seeds: Sequence[int], steps: int | Mapping[str, int],
-                *, n: int = 2500, device=None, progress: bool | None = None, callback=None) -> list[dict]:
+def leaderboard(names: Sequence[str], problems: Sequence[str], seeds: Sequence[int],
+                steps: int | Mapping[str, int] | None = None, *, n: int = 2500, device=None, progress: bool | None = None, callback=None) -> list[dict]:
     """Train every (model, problem, seed) with :func:`igmlib.fit` and score it with :func:`evaluate`.
 
-    Pairs without a configuration (e.g. InfoGAN on a toy) are skipped. Every model gets the same
-    number of training steps on a problem (a step updates each player once, or ``n_critic`` times
-    for WGAN's critic, so the costs differ: ``train_seconds`` records them). A run whose losses
+    Pairs without a configuration (e.g. InfoGAN on a toy) are skipped. By default each model trains
+    for the full-budget ``steps`` of its :func:`~igmlib.book.zoo.build` fit arguments, so a row is
+    ``igm.fit(model, data, seed=seed, **fit_kwargs)``; ``steps`` overrides them with the same number
+    for every model on a problem (a step updates each player once, or ``n_critic`` times for WGAN's
+    critic, so the costs differ: ``train_seconds`` records them). A run whose losses
     become non-finite (:class:`igmlib.TrainingDiverged`) is kept with ``status = "diverged"``
     and nan metrics. Each model is scored as its :class:`~igmlib.book.zoo.Config` says (its
     ``sampler`` and ``likelihood_samples``); digits are scored with
@@ -204,7 +207,8 @@ def leaderboard(names: Sequence[str], problems: Sequence[str], seeds: Sequence[i
         names: model names of :data:`igmlib.book.zoo.MODELS`.
         problems: problem names of :data:`igmlib.book.zoo.PROBLEMS`.
         seeds: seeds of the initialisation, the minibatches and the evaluation draws.
-        steps: training steps per run, or ``{problem: steps}``.
+        steps: ``None`` (default): each model's own full-budget steps (:func:`igmlib.book.zoo.build`);
+            else training steps per run for every model, or ``{problem: steps}``.
         n: model samples per evaluation.
         device: where to train (default :func:`igmlib.device`).
         progress: show a progress bar over the runs (default: ``$IGM_PROGRESS``, else tqdm decides).
@@ -227,8 +231,8 @@ def leaderboard(names: Sequence[str], problems: Sequence[str], seeds: Sequence[i
     names, problems, seeds = list(names), list(problems), list(seeds)
     if not seeds:
         raise ValueError("seeds is empty: pass at least one seed, e.g. [0, 1, 2]")
-    steps_of = {p: check_positive_int(steps[p] if isinstance(steps, Mapping) else steps, f"steps for {p!r}")
-                for p in problems}
+    steps_of = {p: None if steps is None else check_positive_int(steps[p] if isinstance(steps, Mapping) else steps,
+                                                                 f"steps for {p!r}") for p in problems}
     runs = [(p, m, s) for p in problems for m in names if supports(m, p) for s in seeds]
     show = progress_enabled() if progress is None else progress
     rows = []
@@ -237,9 +241,11 @@ def leaderboard(names: Sequence[str], problems: Sequence[str], seeds: Sequence[i
         bar.set_postfix_str(f"{name} on {problem}, seed {seed}")
         seed_everything(seed)
         model, fit_kwargs = build(name, problem, device=device)
+        own_steps = fit_kwargs.pop("steps")
+        run_steps = own_steps if steps_of[problem] is None else steps_of[problem]
         status, start = "ok", time.perf_counter()
         try:
-            fit(model, problem_data(problem), steps=steps_of[problem], seed=seed, progress=False, **fit_kwargs)
+            fit(model, problem_data(problem), steps=run_steps, seed=seed, progress=False, **fit_kwargs)
         except TrainingDiverged:
             status = "diverged"
         if torch.cuda.is_available():
@@ -248,7 +254,7 @@ def leaderboard(names: Sequence[str], problems: Sequence[str], seeds: Sequence[i
         config = MODELS[name]
         scores = evaluate(model, problem, seed=10_000 + seed, n=n, sampler=config.sampler,
                           likelihood_samples=config.likelihood_samples) if status == "ok" else {}
-        rows.append({"model": name, "problem": problem, "seed": seed, "steps": steps_of[problem], "status": status,
+        rows.append({"model": name, "problem": problem, "seed": seed, "steps": run_steps, "status": status,
                      "train_seconds": train_seconds, "eval_seconds": time.perf_counter() - start, **scores})
         if callback is not None:
             callback(rows[-1], model)
@@ -262,7 +268,7 @@ FORMATS = {
     "two_sample": ("two-sample acc. %", 100, 1), "precision": ("precision %", 100, 1), "recall": ("recall %", 100, 1),
     "density": ("density", 1, 2), "coverage": ("coverage %", 100, 1), "kid": ("KID", 1, 1),
     "log_likelihood": ("model log p(test)", 1, 2), "frechet": ("Fréchet", 1, 2), "inception_score": ("IS", 1, 2),
-    "parzen": ("Parzen log p(test)", 1, 1), "train_seconds": ("train s", 1, 1),
+    "parzen": ("Parzen log p(test)", 1, 1), "train_seconds": ("train s", 1, 1), "steps": ("steps", 1, 0),
 }
 
 

@@ -8,8 +8,8 @@ log-likelihood estimate takes.
 
 Example::
 
-    model, fit_kwargs = igm.book.zoo.build("wgan_gp", "ring")
-    igm.fit(model, igm.book.zoo.problem_data("ring"), steps=500, **fit_kwargs)
+    model, fit_kwargs = igm.book.zoo.build("wgan_gp", "ring")   # fit_kwargs: batch_size, steps
+    igm.fit(model, igm.book.zoo.problem_data("ring"), seed=0, **fit_kwargs)
 """
 from __future__ import annotations
 
@@ -28,6 +28,9 @@ TOYS = ("ring", "grid")
 #: of ``p(x | z)`` for a likelihood model, falling back to ``sample`` for a model without one).
 SAMPLERS = ("sample", "sample_mean")
 _PIXELS, _IMAGE = 64, (1, 8, 8)
+#: Full-budget training steps per problem of a model whose builder names none: :func:`build` puts
+#: them into the fit keyword arguments as ``steps`` (a builder's own ``steps`` wins).
+STEPS = {"ring": 2000, "grid": 2000, "digits": 800}
 
 
 def _mlp(n_in, n_out, hidden=(128, 128), **kw):
@@ -78,19 +81,34 @@ def _gmmn(p):
     return GMMN(_mlp(2, 2, (64, 64)), 2, bandwidths="median", lr=3e-3), {"batch_size": 256}
 
 
+# chapter 4: the plain GAN's steps on each problem, and the stabilised toy GAN that converges (gan_best)
+_GAN_STEPS = {"ring": 2000, "grid": 2000, "digits": 1500}
+_GAN_BEST_TOY = {"lr": 2e-3, "penalty": "r1", "penalty_weight": 1.0, "ema": 0.999, "decay_start": 0.5}
+_GAN_BEST_STEPS = {"ring": 12000, "grid": 12000}
+
+
 def _gan(penalty=None, weight=None):
     def build_gan(p):
         from ..models import GAN
 
         if p == "digits":
-            return GAN(*_conv_gan_nets(32), 32, lr=5e-4, penalty=penalty, penalty_weight=weight), {"batch_size": 64}
+            kw = {"batch_size": 64} if penalty else {"batch_size": 64, "steps": _GAN_STEPS[p]}
+            return GAN(*_conv_gan_nets(32), 32, lr=5e-4, penalty=penalty, penalty_weight=weight), kw
         if penalty is None:  # chapter 4
-            return GAN(_mlp(2, 2), _mlp(2, 1), 2, lr=5e-4), {"batch_size": 256}
+            return GAN(_mlp(2, 2), _mlp(2, 1), 2, lr=5e-4), {"batch_size": 256, "steps": _GAN_STEPS[p]}
         toy_weight = 0.1 if weight is None else weight  # chapter 6: gamma = 0.1 on the grid
         return (GAN(_mlp(2, 2, (64, 64)), _mlp(2, 1, (64, 64)), 2, lr=1e-3, penalty=penalty, penalty_weight=toy_weight),
                 {"batch_size": 256})
 
     return build_gan
+
+
+def _gan_best(p):
+    from ..models import GAN
+
+    # chapter 4: R1 (gamma = 1), the generator's weight average, lr 2e-3 decaying over the second half
+    return (GAN(_mlp(2, 2, (64, 64)), _mlp(2, 1, (64, 64)), 2, **_GAN_BEST_TOY),
+            {"batch_size": 256, "steps": _GAN_BEST_STEPS[p]})
 
 
 def _fgan(divergence):
@@ -176,6 +194,37 @@ def _infogan(p):
             {"batch_size": 64})
 
 
+# chapter 7 (mode collapse): one toy protocol for the GAN and its three remedies
+_REMEDY_TOY = {"lr": 2e-3, "decay_start": 0.3}
+_REMEDY_PACKS = 128  # minibatch of packs on the toys (PacGAN keeps the number of packs, not of samples)
+_REMEDY_STEPS, _UNROLLED_STEPS = 5000, 2000
+
+
+def _pacgan(m):
+    def build_pacgan(p):
+        from ..models import GAN
+        from ..nets import Packed
+
+        return (GAN(_mlp(2, 2), Packed(_mlp(2 * m, 1), m), 2, **_REMEDY_TOY),
+                {"batch_size": _REMEDY_PACKS * m, "steps": _REMEDY_STEPS})
+
+    return build_pacgan
+
+
+def _gan_mbstd(p):
+    from ..models import GAN
+
+    return (GAN(_mlp(2, 2), _mlp(2, 1, minibatch_std=4), 2, **_REMEDY_TOY),
+            {"batch_size": _REMEDY_PACKS, "steps": _REMEDY_STEPS})
+
+
+def _unrolled_gan(p):
+    from ..models import UnrolledGAN
+
+    return (UnrolledGAN(_mlp(2, 2), _mlp(2, 1), 2, unrolled_steps=5, **_REMEDY_TOY),
+            {"batch_size": _REMEDY_PACKS, "steps": _UNROLLED_STEPS})
+
+
 @dataclass(frozen=True)
 class Config:
     """One model of the book: where it runs, how it is built, and how the harness scores it.
@@ -208,6 +257,7 @@ MODELS: dict[str, Config] = {
     "moment_matching": Config(_moment_matching),
     "gmmn": Config(_gmmn),
     "gan": Config(_gan()),
+    "gan_best": Config(_gan_best, problems=TOYS),
     "fgan_kl": Config(_fgan("kl")),
     "fgan_reverse_kl": Config(_fgan("reverse_kl")),
     "wgan_clip": Config(_wgan("clip")),
@@ -221,6 +271,11 @@ MODELS: dict[str, Config] = {
     # chapter 10 shows the decoder's means, not noisy draws of p(x | z): score those
     "vae": Config(_vae, sampler="sample_mean"),
     "avb": Config(_avb, sampler="sample_mean"),
+    # chapter 7: remedies for mode collapse, on the toys
+    "pacgan2": Config(_pacgan(2), problems=TOYS),
+    "pacgan4": Config(_pacgan(4), problems=TOYS),
+    "gan_mbstd": Config(_gan_mbstd, problems=TOYS),
+    "unrolled_gan": Config(_unrolled_gan, problems=TOYS),
 }
 
 
@@ -241,14 +296,19 @@ def build(name: str, problem: str, *, device: torch.device | str | None = None) 
 
     Args:
         name: a key of :data:`MODELS`: ``density_network``, ``moment_matching``, ``gmmn``, ``gan``,
+            ``gan_best`` (toys only: chapter 4's GAN with R1, a weight average and learning-rate decay),
             ``fgan_kl``, ``fgan_reverse_kl``, ``wgan_clip``, ``wgan_gp``, ``gan_dp``, ``gan_r1``, ``mmd_gan`` (toys only),
-            ``infogan`` (digits only), ``ali``, ``bigan`` (ALI with a deterministic encoder), ``vae``, ``avb``.
+            ``infogan`` (digits only), ``ali``, ``bigan`` (ALI with a deterministic encoder), ``vae``, ``avb``,
+            ``pacgan2``, ``pacgan4`` (packed discriminators), ``gan_mbstd`` (minibatch standard deviation),
+            ``unrolled_gan`` (5 unrolled steps; these four: toys only, chapter 7).
         problem: ``"ring"``, ``"grid"`` or ``"digits"``.
         device: where to put the model (default: :func:`igmlib.device`).
 
     Returns:
         ``(model, fit_kwargs)``: the model on ``device`` and the keyword arguments for
-        :func:`igmlib.fit` (the batch size) from the chapter.
+        :func:`igmlib.fit` from the chapter: ``batch_size`` and the full-budget ``steps`` (the
+        chapter's, else :data:`STEPS`), so ``igm.fit(model, problem_data(problem), seed=s, **fit_kwargs)``
+        reproduces a row of the full-budget leaderboard.
 
     Raises:
         ValueError: an unknown name or problem, or a pair without a configuration (e.g. InfoGAN on a toy).
@@ -259,7 +319,7 @@ def build(name: str, problem: str, *, device: torch.device | str | None = None) 
     from ..runtime import device as default_device
 
     model, fit_kwargs = MODELS[name].build(problem)
-    return model.to(default_device() if device is None else device), dict(fit_kwargs)
+    return model.to(default_device() if device is None else device), {"steps": STEPS[problem], **fit_kwargs}
 
 
 def problem_data(problem: str, split: str = "train"):
@@ -278,4 +338,4 @@ def problem_data(problem: str, split: str = "train"):
     return data.digits(split).x
 
 
-__all__ = ["MODELS", "PROBLEMS", "SAMPLERS", "TOYS", "Config", "build", "problem_data", "supports"]
+__all__ = ["MODELS", "PROBLEMS", "SAMPLERS", "STEPS", "TOYS", "Config", "build", "problem_data", "supports"]

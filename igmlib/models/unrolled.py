@@ -22,7 +22,7 @@ class UnrolledGAN(GAN):
     With ``theta_D^0`` the discriminator's current parameters and
     ``theta_D^{i+1} = step(theta_D^i, grad_D L_D(theta_G, theta_D^i))`` (the discriminator's own
     update rule, ``L_D`` its loss), the generator minimises its loss at ``theta_D^k``, a function of
-    ``theta_G`` through the ``k`` steps (eqs. (4)-(7) of the paper)::
+    ``theta_G`` through the ``k`` steps (the paper's surrogate loss ``f_K``, section 2)::
 
         L_G^k(theta_G) = E_z g(l(G(z); theta_D^k(theta_G, theta_D)))
 
@@ -42,13 +42,14 @@ class UnrolledGAN(GAN):
     generator update in time and memory.
 
     Args:
-        generator, discriminator, latent_dim, loss, lr, lr_discriminator, lr_generator, betas,
-            ema, decay_start: as :class:`GAN` (the paper's 2-D experiment, authors' demo:
+        generator, discriminator, latent_dim, loss: as :class:`GAN`.
+        lr, lr_discriminator, lr_generator, betas: as :class:`GAN` (the authors' 2-D demo:
             discriminator 1e-4, generator 1e-3, beta1 0.5).
-        unrolled_steps: ``k`` (the paper's figures use 0, 1, 5 and 10; demo: 5).
+        ema, decay_start: as :class:`GAN`.
+        unrolled_steps: ``k`` (the authors' demo: 5; ``0`` is the plain GAN).
         unroll_optimizer: ``"adam"`` (replay the discriminator's Adam; a fresh Adam state when the
             model is not being trained by ``fit`` with its own optimizer, e.g. called directly)
-            or ``"sgd"`` (``theta <- theta - unroll_lr * grad``, eq. (5) of the paper).
+            or ``"sgd"`` (``theta <- theta - unroll_lr * grad``, the paper's gradient step).
         unroll_lr: the step size of the unrolled steps (``None``: ``lr_discriminator``, the
             discriminator optimizer's current rate under ``fit``).
 
@@ -59,7 +60,8 @@ class UnrolledGAN(GAN):
 
     References:
         Metz, Poole, Pfau, Sohl-Dickstein, "Unrolled Generative Adversarial Networks", ICLR 2017,
-        section 2 (eqs. (4)-(7)) and the 2-D mixture experiment (Figure 1); the authors' demo
+        section 2 (unrolling, the surrogate loss and its extra gradient term) and the 2-D mixture
+        experiment (Figure 1); the authors' demo
         notebook (github.com/poolio/unrolled_gan, ``Unrolled GAN demo.ipynb``: Keras' Adam unrolled
         with ``graph_replace``, 5 steps, one minibatch).
     """
@@ -122,36 +124,35 @@ class UnrolledGAN(GAN):
         return opt if all(id(p) in owned for p in self.discriminator.parameters()) else None
 
     def _adam_state(self, params: dict[str, torch.Tensor]) -> dict:
-        """Adam's moments ``m, v``, step count and betas to start the replay from: the live
-        optimizer's (detached copies), else zeros (a fresh Adam)."""
+        """Adam's moments ``m, v`` and step counts (flat, over all parameters) and its betas to
+        start the replay from: the live optimizer's (detached copies), else zeros (a fresh Adam)."""
         opt = self._live_optimizer()
         live = {} if opt is None else opt.state
-        beta1, beta2 = opt.param_groups[0]["betas"] if opt is not None else self.betas
-        eps = opt.param_groups[0]["eps"] if opt is not None else 1e-8
-        state = {"betas": (beta1, beta2), "eps": eps, "m": {}, "v": {}, "t": {}}
-        for (name, p), original in zip(params.items(), self.discriminator.parameters()):
+        group = opt.param_groups[0] if opt is not None else {"betas": self.betas, "eps": 1e-8}
+        m, v, t = [], [], []
+        for p, original in zip(params.values(), self.discriminator.parameters()):
             s = live.get(original, {})
-            state["m"][name] = s["exp_avg"].detach().clone() if "exp_avg" in s else torch.zeros_like(p)
-            state["v"][name] = s["exp_avg_sq"].detach().clone() if "exp_avg_sq" in s else torch.zeros_like(p)
-            state["t"][name] = float(s["step"]) if "step" in s else 0.0
-        return state
+            m.append(s["exp_avg"].detach().reshape(-1) if "exp_avg" in s else torch.zeros_like(p).reshape(-1))
+            v.append(s["exp_avg_sq"].detach().reshape(-1) if "exp_avg_sq" in s else torch.zeros_like(p).reshape(-1))
+            t.append(torch.full((p.numel(),), float(s["step"]) if "step" in s else 0.0, dtype=p.dtype, device=p.device))
+        return {"betas": group["betas"], "eps": group["eps"], "m": torch.cat(m), "v": torch.cat(v), "t": torch.cat(t)}
 
     def _step(self, params: dict, grads: dict, state: dict | None) -> dict[str, torch.Tensor]:
-        """One differentiable update of the discriminator's parameters (SGD, or Adam as
-        ``torch.optim.Adam`` computes it, state advanced in place)."""
+        """One differentiable update of the discriminator's parameters: SGD, or Adam as
+        ``torch.optim.Adam`` computes it on all parameters at once (state advanced in place)."""
         lr = self._rate()
         if state is None:
             return {n: p - lr * grads[n] for n, p in params.items()}
-        (b1, b2), eps, out = state["betas"], state["eps"], {}
-        for n, p in params.items():
-            g = grads[n]
-            m = state["m"][n] = b1 * state["m"][n] + (1 - b1) * g
-            v = state["v"][n] = b2 * state["v"][n] + (1 - b2) * g * g
-            t = state["t"][n] = state["t"][n] + 1
-            positive = v > 0  # sqrt has an infinite slope at 0: route those entries around it
-            root = torch.where(positive, torch.where(positive, v, torch.ones_like(v)).sqrt(), torch.zeros_like(v))
-            out[n] = p - (lr / (1 - b1**t)) * m / (root / (1 - b2**t) ** 0.5 + eps)
-        return out
+        (b1, b2), eps = state["betas"], state["eps"]
+        g = torch.cat([grads[n].reshape(-1) for n in params])                  # (P,) all parameters
+        m = state["m"] = b1 * state["m"] + (1 - b1) * g
+        v = state["v"] = b2 * state["v"] + (1 - b2) * g * g
+        t = state["t"] = state["t"] + 1
+        positive = v > 0  # sqrt has an infinite slope at 0: route those entries around it
+        root = torch.where(positive, torch.where(positive, v, torch.ones_like(v)).sqrt(), torch.zeros_like(v))
+        step = (lr / (1 - b1**t)) * m / (root / (1 - b2**t).sqrt() + eps)      # (P,)
+        pieces = step.split([p.numel() for p in params.values()])
+        return {n: p - d.view_as(p) for (n, p), d in zip(params.items(), pieces)}
 
     # ---- the players ---------------------------------------------------------------------------
     def generator_loss(self, real: torch.Tensor) -> dict[str, torch.Tensor]:
