@@ -522,13 +522,13 @@ def binary_digits():
     return torch.where(igm.data.digits().x > 0, 1.0, -1.0)
 
 
-def vae_digits(device):  # chapter 10: VAE, MLPs 64-256-256-16 / 8-256-256-64, binarised digits, batch 128
+def vae_digits(device):  # chapter 11: VAE, MLPs 64-256-256-16 / 8-256-256-64, binarised digits, batch 128
     model = igm.models.VAE(nn.Sequential(nn.Flatten(), igm.nets.MLP(64, 16, (256, 256))),
                            igm.nets.MLP(8, 64, (256, 256)), 8, event_shape=(1, 8, 8))
     return model.to(device), binary_digits(), 128
 
 
-def avb_digits(device):  # chapter 10: AVB, MLPs 72-256-256-8 / 8-256-256-64 / 72-256-256-1, 2 adversary steps
+def avb_digits(device):  # chapter 11: AVB, MLPs 72-256-256-8 / 8-256-256-64 / 72-256-256-1, 2 adversary steps
     model = igm.models.AVB(igm.nets.MLP(72, 8, (256, 256)), igm.nets.MLP(8, 64, (256, 256)),
                            igm.nets.MLP(72, 1, (256, 256), activation="elu"), 8, event_shape=(1, 8, 8),
                            lr=5e-4, lr_adversary=2e-3, adversary_updates=2)

@@ -144,7 +144,7 @@ def _ali(stochastic):
         from ..nets import ConvDiscriminator, ConvGenerator
 
         out = 2 if stochastic else 1
-        if p == "digits":  # chapter 9: conv generator and encoder, a pair discriminator
+        if p == "digits":  # chapter 10: conv generator and encoder, a pair discriminator
             k, w = 16, 32
             disc = PairDiscriminator(ConvDiscriminator(8, width=w, out_features=128),
                                      _mlp(k, 128, (128,), activation="leaky_relu"),
@@ -160,7 +160,7 @@ def _ali(stochastic):
 def _vae(p):
     from ..models import VAE
 
-    if p == "digits":  # chapter 10: 8-D latent, Bernoulli decoder on grey levels
+    if p == "digits":  # chapter 11: 8-D latent, Bernoulli decoder on grey levels
         return VAE(_image_mlp(_PIXELS, 16, hidden=(256, 256)), _mlp(8, _PIXELS, (256, 256)), 8,
                    event_shape=_IMAGE), {"batch_size": 128}
     return VAE(_mlp(2, 4), _mlp(2, 2), 2, likelihood="gaussian"), {"batch_size": 256}
@@ -169,7 +169,7 @@ def _vae(p):
 def _avb(p):
     from ..models import AVB
 
-    if p == "digits":  # chapter 10
+    if p == "digits":  # chapter 11
         return (AVB(_mlp(_PIXELS + 8, 8, (256, 256)), _mlp(8, _PIXELS, (256, 256)),
                     _mlp(_PIXELS + 8, 1, (256, 256), activation="elu"), 8, event_shape=_IMAGE, lr=5e-4,
                     lr_adversary=2e-3, adversary_updates=2), {"batch_size": 128})
@@ -189,7 +189,7 @@ def _infogan(p):
     from ..models import InfoGAN
     from ..nets import ConvDiscriminator, ConvGenerator
 
-    # chapter 7: 8 noise variables, a 10-way categorical code, 2 continuous codes
+    # chapter 8: 8 noise variables, a 10-way categorical code, 2 continuous codes
     return (InfoGAN(ConvGenerator(8 + 10 + 2, 8, width=32), ConvDiscriminator(8, width=32, out_features=128), 8),
             {"batch_size": 64})
 
@@ -268,7 +268,7 @@ MODELS: dict[str, Config] = {
     "infogan": Config(_infogan, problems=("digits",)),
     "ali": Config(_ali(True)),
     "bigan": Config(_ali(False)),
-    # chapter 10 shows the decoder's means, not noisy draws of p(x | z): score those
+    # chapter 11 shows the decoder's means, not noisy draws of p(x | z): score those
     "vae": Config(_vae, sampler="sample_mean"),
     "avb": Config(_avb, sampler="sample_mean"),
     # chapter 7: remedies for mode collapse, on the toys
