@@ -40,7 +40,7 @@ def test_environment_yml_lists_the_same_packages_as_pyproject():
 def test_igmlib_keeps_an_open_torch_range_and_constraints_pin_it():
     deps = {_name(r): r for r in _pyproject()["project"]["dependencies"]}
     assert "==" not in deps["torch"], "igmlib must not pin torch: it would replace a user's (e.g. Colab's) torch"
-    pins = [line for line in (ROOT / "constraints.txt").read_text().splitlines() if line.startswith("torch")]
+    pins = [line for line in (ROOT / "constraints.txt").read_text().splitlines() if re.match(r"torch\s*==", line)]
     assert pins == ["torch==2.13.0"]
 
 
