@@ -93,7 +93,7 @@ def test_joint_batch_mixes_batch_norm_statistics():
     assert not torch.allclose(joint[0], separate[0], atol=1e-3)
 
 
-def test_discriminator_step_reports_d_outputs():
+def test_discriminator_loss_reports_d_outputs():
     model = gan()
     out = model.discriminator_loss(igm.data.ring().sample((64,)))
     assert set(out) == {"loss", "D(x)", "D(G(z))"}
