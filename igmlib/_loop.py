@@ -13,6 +13,7 @@ from torch import distributions as D
 from torch import nn
 
 from . import _distributed
+from ._validation import check_pixel_range, shape_str
 from .player import Batch, Player
 
 
@@ -33,7 +34,8 @@ def checked_first_batch(draw: Callable[[], Batch], dtype: torch.dtype | None) ->
 
     Raises:
         TypeError: integer, boolean or complex data, or float data of another precision than the model.
-        ValueError: NaN or infinite values in the first minibatch.
+        ValueError: NaN or infinite values in the first minibatch (in any of its floating-point
+            tensors), or images (4-D tensors) with pixels outside [-1, 1].
     """
     checked = False
 
@@ -42,8 +44,7 @@ def checked_first_batch(draw: Callable[[], Batch], dtype: torch.dtype | None) ->
         batch = draw()
         if not checked:
             checked = True
-            x = batch_data_tensor(batch)
-            _check_data_tensor(x, dtype)
+            _check_batch(batch, dtype)
         return batch
 
     return first
@@ -51,6 +52,16 @@ def checked_first_batch(draw: Callable[[], Batch], dtype: torch.dtype | None) ->
 
 def batch_data_tensor(batch: Batch) -> torch.Tensor:
     return batch[0] if isinstance(batch, (tuple, list)) else batch
+
+
+def _check_batch(batch: Batch, dtype: torch.dtype | None, where: str = "found in the first minibatch") -> None:
+    """The data tensor (first of a tuple) is checked whole; the other floating-point tensors of a tuple
+    (e.g. CycleGAN's second domain) for their values only (labels and other integer tensors pass)."""
+    tensors = list(batch) if isinstance(batch, (tuple, list)) else [batch]
+    _check_data_tensor(tensors[0], dtype, where)
+    for t in tensors[1:]:
+        if isinstance(t, torch.Tensor) and t.is_floating_point():
+            _check_values(t, where)
 
 
 def _check_data_tensor(x, dtype: torch.dtype | None, where: str = "found in the first minibatch") -> None:
@@ -62,9 +73,15 @@ def _check_data_tensor(x, dtype: torch.dtype | None, where: str = "found in the 
     if dtype is not None and x.dtype != dtype:
         raise TypeError(f"data are {x.dtype} but the model's parameters are {dtype}: convert one of them, "
                         f"e.g. data.to({dtype}) or model.to({x.dtype})")
+    _check_values(x, where)
+
+
+def _check_values(x: torch.Tensor, where: str) -> None:
     if not bool(torch.isfinite(x).all()):
         raise ValueError(f"the data contain NaN or infinite values ({where}): "
                          "clean them, e.g. data[torch.isfinite(data).flatten(1).all(1)]")
+    if x.dim() == 4:  # images (N, C, H, W): every igmlib image model and net works in [-1, 1]
+        check_pixel_range(x, "images")
 
 
 # ------------------------------------------------------------------------------------ minibatches
@@ -86,12 +103,19 @@ def batch_sampler(data, batch_size: int, device: torch.device) -> Callable[[], B
     if isinstance(data, torch.Tensor):
         data = (data,)
     if isinstance(data, tuple) and data and all(isinstance(t, torch.Tensor) for t in data):
-        _check_data_tensor(data[0], None, "found in the data tensor")  # all of it, once
+        if data[0].dim() < 2:
+            raise ValueError(f"data must have a batch dimension (N, ...), got shape {shape_str(data[0].shape)}: "
+                             "use data.reshape(-1, 1) for N one-dimensional points")
+        _check_batch(data, None, "found in the data tensor")  # all of it, once
         return _tensor_sampler(data, batch_size, device)
     if callable(data):
         def draw():
             out = data(batch_size)
-            return out.to(device) if isinstance(out, torch.Tensor) else tuple(t.to(device) for t in out)
+            if isinstance(out, torch.Tensor):
+                return out.to(device)
+            if not (isinstance(out, (tuple, list)) and all(isinstance(t, torch.Tensor) for t in out)):
+                raise TypeError(f"data(batch_size) must return a tensor or a tuple of tensors, got {type(out).__name__}")
+            return tuple(t.to(device) for t in out)
 
         return draw
     raise TypeError(

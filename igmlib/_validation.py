@@ -5,6 +5,8 @@ how to fix it (scikit-learn's error style). They never use ``assert`` (stripped 
 """
 from __future__ import annotations
 
+import math
+import os
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -66,6 +68,19 @@ def check_tensor(
     if x.numel() == 0:
         raise ValueError(f"{name} is empty (shape {shape_str(x.shape)}): pass at least one sample")
     return x
+
+
+def check_features(x, name: str, *, last_dim: int | None = None) -> torch.Tensor:
+    """Check a feature set ``(N, d)`` (:func:`check_tensor` with ``ndim=2``), with a hint for raw images.
+
+    Raises:
+        TypeError: not a floating-point tensor.
+        ValueError: images ``(N, C, H, W)`` instead of features, not 2-D, or not ``last_dim`` wide.
+    """
+    if isinstance(x, torch.Tensor) and x.dim() == 4:
+        raise ValueError(f"{name} must be features (N, d), got images of shape {shape_str(x.shape)}: pass a "
+                         f"classifier's features, e.g. igmlib.classifiers.reference_classifier().features(images)")
+    return check_tensor(x, name, ndim=2, last_dim=last_dim)
 
 
 def check_choice(value, name: str, choices: Iterable[str]) -> str:
@@ -139,7 +154,8 @@ def check_image_size(image_size: int) -> int:
     return image_size
 
 
-def check_labels(labels, name: str, n: int | None = None, *, per: str = "image") -> np.ndarray:
+def check_labels(labels, name: str, n: int | None = None, *, per: str = "image", classes: int | None = None,
+                 of: str = "the classifier") -> np.ndarray:
     """Check integer class labels (a tensor, an array or a list) and return them as a 1-D NumPy array.
 
     Args:
@@ -147,10 +163,12 @@ def check_labels(labels, name: str, n: int | None = None, *, per: str = "image")
         name: the argument's name, used in the error message.
         n: the required number of labels, or None.
         per: what each label belongs to, for the message (``"image"``, ``"row of features"``).
+        classes: the number of classes, or None: labels must then lie in ``[0, classes)``.
+        of: what has ``classes`` classes, for the message.
 
     Raises:
         TypeError: the labels are not integers (floats, e.g. ``torch.float32``).
-        ValueError: empty, not 1-D, or not ``n`` of them.
+        ValueError: empty, not 1-D, not ``n`` of them, or outside ``[0, classes)``.
     """
     if isinstance(labels, torch.Tensor):
         if labels.is_floating_point() or labels.is_complex():
@@ -165,6 +183,10 @@ def check_labels(labels, name: str, n: int | None = None, *, per: str = "image")
         raise ValueError(f"{name} must be 1-D (N,), got shape {shape_str(labels.shape)}: use {name}.reshape(-1)")
     if n is not None and len(labels) != n:
         raise ValueError(f"{name} must have shape ({n},), one label per {per}, got {shape_str(labels.shape)}")
+    if classes is not None and (labels.min() < 0 or labels.max() >= classes):
+        raise ValueError(f"{name} must be class indices in [0, {classes}) ({of} has {classes} classes), got values in "
+                         f"[{labels.min()}, {labels.max()}]: relabel them 0..{classes - 1}, or pass a model with "
+                         "one output per class")
     return labels
 
 
@@ -228,3 +250,63 @@ def check_finite(*named: tuple[str, torch.Tensor]) -> None:
             bad = int((~torch.isfinite(t)).sum())
             raise ValueError(f"{name} contains NaN or infinite values ({bad} of {t.numel()} entries): metrics need "
                              f"finite inputs; drop them first, e.g. {name}[torch.isfinite({name}).flatten(1).all(1)]")
+
+
+def check_betas(betas, name: str = "betas") -> tuple[float, float]:
+    """Check Adam's ``betas``: a pair ``(beta1, beta2)`` of numbers in [0, 1); return it as a tuple of floats.
+
+    Raises:
+        TypeError: not a pair (a single number, a string), or entries that are not numbers.
+        ValueError: not two entries, or an entry outside [0, 1) (NaN included).
+    """
+    if isinstance(betas, (str, bytes)) or not isinstance(betas, Iterable):
+        raise TypeError(f"{name} must be a pair (beta1, beta2) of numbers in [0, 1), e.g. (0.5, 0.999); "
+                        f"got {type(betas).__name__} ({betas!r})")
+    betas = tuple(betas)
+    if len(betas) != 2:
+        raise ValueError(f"{name} must be a pair (beta1, beta2), got {len(betas)} value{'s' if len(betas) != 1 else ''}: "
+                         "pass e.g. (0.5, 0.999)")
+    for b in betas:
+        if isinstance(b, bool) or not isinstance(b, (int, float)):
+            raise TypeError(f"{name} must hold numbers, got {type(b).__name__} ({b!r}): pass e.g. (0.5, 0.999)")
+    if not all(0 <= b < 1 for b in betas):
+        raise ValueError(f"{name} must be two numbers in [0, 1), got {tuple(float(b) for b in betas)}: "
+                         "Adam's decay rates, e.g. (0.5, 0.999)")
+    return float(betas[0]), float(betas[1])
+
+
+#: slack for pixels that rounding put just outside [-1, 1]
+PIXEL_SLACK = 1e-3
+
+
+def check_pixel_range(x: torch.Tensor, name: str = "images") -> None:
+    """Raise a ValueError if the images ``x`` have NaN/Inf values or pixels outside [-1, 1] (every
+    igmlib image model, net and image metric works in [-1, 1]; 0-255 or [0, 2] images would be
+    scored or trained on silently). One host synchronisation: call it once, at the door.
+
+    Raises:
+        ValueError: NaN or infinite pixels, or pixels outside [-1, 1]; the message says how to rescale.
+    """
+    lo, hi = torch.aminmax(x.detach())
+    lo, hi = float(lo), float(hi)
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        check_finite((name, x))
+    if lo < -1 - PIXEL_SLACK or hi > 1 + PIXEL_SLACK:
+        raise ValueError(f"{name} must have pixel values in [-1, 1], got values in [{lo:.4g}, {hi:.4g}]: rescale them, "
+                         f"e.g. x / 127.5 - 1 for 0-255 pixels, 2 * x - 1 for [0, 1] pixels (x.clamp(-1, 1) for samples "
+                         "with observation noise)")
+
+
+def check_path(path, name: str, *, file: bool = True):
+    """Check that ``path`` is a file path (``str`` or ``os.PathLike``) and, with ``file``, not an existing folder.
+
+    Raises:
+        TypeError: ``path`` is not a ``str`` or ``os.PathLike`` (e.g. an int or bytes).
+        ValueError: ``path`` names an existing directory.
+    """
+    if not isinstance(path, (str, os.PathLike)) or isinstance(os.fspath(path), bytes):
+        raise TypeError(f"{name} must be a file path (str or os.PathLike), got {type(path).__name__} ({path!r})")
+    if file and os.path.isdir(path):
+        raise ValueError(f"{name} {os.fspath(path)!r} is a directory: pass a file path, e.g. "
+                         f"{os.path.join(os.fspath(path), 'run.pt')!r}")
+    return path

@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from ._validation import check_path
 from .callbacks import TrainState
 
 MAGIC = b"IGMLIB-CHECKPOINT 1\n"
@@ -133,10 +134,11 @@ def load_checkpoint(path, map_location=None) -> dict:
         ``step``, ``steps``, ``history``, ``rng``, ``config``, ``igmlib_version``).
 
     Raises:
-        CheckpointError (a ValueError): the file is missing, empty, not an igmlib checkpoint,
-            truncated or modified (its SHA-256 does not match), or lacks an entry.
+        TypeError: ``path`` is not a ``str`` or ``os.PathLike``.
+        CheckpointError (a ValueError): the file is missing (or a directory), empty, not an igmlib
+            checkpoint, truncated or modified (its SHA-256 does not match), or lacks an entry.
     """
-    path = Path(path)
+    path = Path(check_path(path, "path", file=False))
     try:
         data = path.read_bytes()
     except OSError as err:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ._validation import check_choice, check_image_size, check_positive_int
+from ._validation import check_choice, check_image_size, check_positive, check_positive_int
 
 #: The activations of igmlib, by name: every network (:class:`MLP`) and the 1-D push-forward
 #: networks (:func:`igmlib.pushforward.one_layer_network`, the book's widgets) take these names.
@@ -298,7 +298,8 @@ class MinibatchStdDev(nn.Module):
 
     Raises:
         ValueError: ``N`` larger than ``group_size`` and not divisible by it, or an input with
-            fewer than 2 dimensions; ``TypeError`` / ``ValueError`` for a bad ``group_size``.
+            fewer than 2 dimensions; ``TypeError`` / ``ValueError`` for a bad ``group_size`` or an ``eps``
+            that is not a number >= 0.
 
     References:
         Karras, Aila, Laine, Lehtinen, "Progressive Growing of GANs for Improved Quality,
@@ -309,7 +310,7 @@ class MinibatchStdDev(nn.Module):
     def __init__(self, group_size: int = 4, eps: float = 1e-8):
         super().__init__()
         self.group_size = check_positive_int(group_size, "group_size")
-        self.eps = float(eps)
+        self.eps = check_positive(eps, "eps", allow_zero=True)
 
     def statistic(self, x: torch.Tensor) -> torch.Tensor:
         """The appended value of each sample, shape ``(N,)``."""

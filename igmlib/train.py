@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import torch
 
 from . import _distributed
 from ._loop import (AMP_MODES, GradientGate, LogBuffer, batch_sampler, checked_first_batch, loss_functions, make_update,
                     model_device, model_dtype)
-from ._validation import check_positive_int
+from ._validation import check_path, check_positive_int
 from .callbacks import TrainState
 from .checkpoint import non_finite, resume as resume_from, rng_state, save_checkpoint
 from .player import OptimizerFactory, Player, Trainable, check_trainable
@@ -123,9 +123,15 @@ def fit(
         its minimised loss (e.g. ``"discriminator"``) and the reported name for extras.
 
     Raises:
-        TypeError / ValueError: bad arguments (a model that is not :class:`igmlib.Trainable`, an
-            unknown player in ``optimizers``, batch larger than the data, a resumed checkpoint with
-            another model or config, unknown ``amp``).
+        TypeError / ValueError: bad arguments, all checked before the first step: a model that is
+            not :class:`igmlib.Trainable`; ``steps``, ``batch_size``, ``seed``, ``checkpoint_every`` or
+            ``sync_every`` not ints of the right sign; ``optimizers`` not a dict of factories (or a
+            factory that does not return a ``torch.optim.Optimizer``, or an unknown player);
+            ``callbacks`` not callables; ``checkpoint`` / ``resume`` not a path (``str`` or
+            ``os.PathLike``) or ``checkpoint`` a directory; unknown ``amp``; data that are not
+            floating point, not of the model's dtype, NaN/Inf, 1-D, image batches (4-D) with pixels
+            outside [-1, 1], a batch larger than the data; a shape error of the first update (the
+            message names the minibatch's shape, ``latent_dim`` and the networks).
         igmlib.checkpoint.CheckpointError (a ValueError): ``resume`` names a file that is missing,
             corrupt, foreign, or written by a run with other settings.
         TrainingDiverged: a loss, a parameter or an optimizer state became NaN/Inf; the error names
@@ -133,7 +139,8 @@ def fit(
             only when the losses, the parameters and the optimizer states were checked finite) is
             kept.
     """
-    _check_arguments(steps, batch_size, checkpoint_every, sync_every, amp, seed)
+    _check_arguments(steps, batch_size, checkpoint_every, sync_every, amp, seed, checkpoint, resume)
+    callbacks = _check_callbacks(callbacks)
     players = check_trainable(model)
     optimizers = _check_optimizers(optimizers, players)
     device = model_device(model)
@@ -141,7 +148,7 @@ def fit(
     rank = None if ddp is None else ddp.rank
     config = _config(model, players, batch_size, seed, ddp)
 
-    opts = {p.name: optimizers.get(p.name, p.optimizer)(p.parameters()) for p in players}
+    opts = {p.name: _make_optimizer(optimizers.get(p.name, p.optimizer), p) for p in players}
     schedulers = {p.name: p.scheduler(opts[p.name], steps) for p in players if p.scheduler is not None}
     start, history = 0, {}
     if resume is not None:
@@ -181,7 +188,7 @@ def fit(
 
 
 # --------------------------------------------------------------------------------- set-up checks
-def _check_arguments(steps, batch_size, checkpoint_every, sync_every, amp, seed) -> None:
+def _check_arguments(steps, batch_size, checkpoint_every, sync_every, amp, seed, checkpoint, resume) -> None:
     check_positive_int(steps, "steps")
     check_positive_int(batch_size, "batch_size")
     check_positive_int(checkpoint_every, "checkpoint_every")
@@ -190,15 +197,49 @@ def _check_arguments(steps, batch_size, checkpoint_every, sync_every, amp, seed)
         raise ValueError(f"unknown amp {amp!r}; choose one of: False (float32), 'bf16'")
     if seed is not None:
         check_positive_int(seed, "seed", allow_zero=True)
+    if checkpoint is not None:
+        check_path(checkpoint, "checkpoint")
+    if resume is not None:
+        check_path(resume, "resume", file=False)  # a folder or a missing file: CheckpointError names it
+
+
+def _check_callbacks(callbacks) -> list:
+    """``callbacks`` as a list of callables (one callable alone is accepted), checked before training."""
+    if callable(callbacks):
+        return [callbacks]
+    if isinstance(callbacks, (str, bytes)) or not isinstance(callbacks, Iterable):
+        raise TypeError(f"callbacks must be a callable or a list of callables callback(TrainState), got "
+                        f"{type(callbacks).__name__} ({callbacks!r})")
+    callbacks = list(callbacks)
+    for i, callback in enumerate(callbacks):
+        if not callable(callback):
+            raise TypeError(f"callbacks[{i}] must be callable as callback(TrainState), got {type(callback).__name__} "
+                            f"({callback!r}): pass functions or objects with __call__, e.g. igmlib.Snapshots(...)")
+    return callbacks
 
 
 def _check_optimizers(optimizers, players: list[Player]) -> dict[str, OptimizerFactory]:
+    if optimizers is not None and not isinstance(optimizers, Mapping):
+        raise TypeError("optimizers must be a dict {player name: factory}, e.g. {'generator': lambda p: "
+                        f"torch.optim.Adam(p, lr=1e-3)}}; got {type(optimizers).__name__}")
     optimizers = dict(optimizers or {})
+    for name, factory in optimizers.items():
+        if not callable(factory) or isinstance(factory, torch.optim.Optimizer):
+            raise TypeError(f"optimizers[{name!r}] must be a callable parameters -> torch.optim.Optimizer, got "
+                            f"{type(factory).__name__}: pass a factory, e.g. lambda p: torch.optim.Adam(p, lr=1e-3)")
     names = [p.name for p in players]
     unknown = sorted(set(optimizers) - set(names))
     if unknown:
         raise ValueError(f"optimizers given for unknown players {unknown}; this model's players are: {', '.join(names)}")
     return optimizers
+
+
+def _make_optimizer(factory: OptimizerFactory, player: Player) -> torch.optim.Optimizer:
+    opt = factory(player.parameters())
+    if not isinstance(opt, torch.optim.Optimizer):
+        raise TypeError(f"optimizers[{player.name!r}] returned {type(opt).__name__}, not a torch.optim.Optimizer: "
+                        "a factory takes the parameters and returns an optimizer, e.g. lambda p: torch.optim.Adam(p, lr=1e-3)")
+    return opt
 
 
 def _config(model, players, batch_size, seed, ddp) -> dict:

@@ -19,14 +19,16 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-from .._validation import check_choice, check_positive_int, check_tensor
+from .._validation import check_choice, check_pixel_range, check_positive_int, check_tensor
 from .images import SPLITS, Images, digits
 
 Sampler = Callable[[int], tuple[torch.Tensor, torch.Tensor]]
 
 
-def _check_images(x: torch.Tensor) -> torch.Tensor:
-    check_tensor(x, "x", ndim=4)
+def _check_images(x: torch.Tensor, name: str = "x") -> torch.Tensor:
+    """Images ``(N, C, H, W)`` with pixels in [-1, 1] (TypeError / ValueError otherwise)."""
+    check_tensor(x, name, ndim=4)
+    check_pixel_range(x, name)
     return x
 
 
@@ -38,6 +40,9 @@ def thicken(x: torch.Tensor, width: int = 2) -> torch.Tensor:
     On 8x8 digits one extra pixel (``width=2``) is already a strong change; a 3x3 dilation turns most
     digits into blobs. Not invertible (thin gaps close). Shapes: ``(N, C, H, W) -> (N, C, H, W)``;
     values stay in the input's range.
+
+    Raises:
+        TypeError / ValueError: ``x`` not 4-D float images with pixels in [-1, 1], ``width`` not an int > 0.
     """
     _check_images(x)
     check_positive_int(width, "width")
@@ -52,8 +57,14 @@ def invert(x: torch.Tensor) -> torch.Tensor:
 
 def rotate(x: torch.Tensor, k: int = 1) -> torch.Tensor:
     """Rotate square images by ``k`` quarter turns counter-clockwise (``torch.rot90`` on the last two
-    dimensions); ``rotate(x, -k)`` undoes it."""
+    dimensions); ``rotate(x, -k)`` undoes it.
+
+    Raises:
+        TypeError / ValueError: ``x`` not 4-D images in [-1, 1], not square, or ``k`` not an int.
+    """
     _check_images(x)
+    if isinstance(k, bool) or not isinstance(k, int):
+        raise TypeError(f"k must be an int (quarter turns, negative for clockwise), got {type(k).__name__} ({k!r})")
     if x.shape[-1] != x.shape[-2]:
         raise ValueError(f"rotate needs square images, got {x.shape[-2]}x{x.shape[-1]}")
     return torch.rot90(x, k, dims=(-2, -1))
@@ -106,10 +117,15 @@ def unpaired_sampler(x: torch.Tensor, y: torch.Tensor) -> Sampler:
     domains; this sampler draws one index per domain instead.
 
     Raises:
-        ValueError: a batch larger than either domain (raised when drawing).
+        TypeError / ValueError: ``x`` or ``y`` not 4-D float images with pixels in [-1, 1], or images
+            of different shapes ``(C, H, W)`` in the two domains; a batch larger than either domain
+            (raised when drawing).
     """
-    check_tensor(x, "x")
-    check_tensor(y, "y")
+    _check_images(x, "x")
+    _check_images(y, "y")
+    if x.shape[1:] != y.shape[1:]:
+        raise ValueError(f"x and y must hold images of the same shape (C, H, W), got {tuple(x.shape[1:])} and "
+                         f"{tuple(y.shape[1:])}: resize one domain (e.g. torch.nn.functional.interpolate)")
 
     def draw(n: int) -> tuple[torch.Tensor, torch.Tensor]:
         check_positive_int(n, "n")

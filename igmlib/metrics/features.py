@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import torch
 
-from .._validation import check_finite, check_positive_int, check_tensor
+from .._validation import check_features, check_finite, check_positive_int
 
 #: Entries of one block of a distance or kernel matrix (256 Ki: 2 MiB in float64).
 BLOCK_ENTRIES = 2**18
@@ -38,8 +38,8 @@ class DensityCoverage(NamedTuple):
 
 
 def _features(real, fake) -> tuple[torch.Tensor, torch.Tensor]:
-    real = check_tensor(real, "real_features", ndim=2).detach()
-    fake = check_tensor(fake, "fake_features", ndim=2).detach()
+    real = check_features(real, "real_features").detach()
+    fake = check_features(fake, "fake_features").detach()
     if real.shape[1] != fake.shape[1]:
         raise ValueError(f"real_features and fake_features must have the same feature size d, got "
                          f"{real.shape[1]} and {fake.shape[1]}: compute both with the same feature extractor")
@@ -113,7 +113,7 @@ def kid(real_features, fake_features, *, subset_size: int = 1000, subsets: int =
 
     Raises:
         TypeError: non-tensor or non-float features, a non-int ``subset_size``, ``subsets`` or ``seed``.
-        ValueError: features not 2-D, empty or with different ``d``, NaN or infinite values, fewer than
+        ValueError: features not 2-D (raw images included), empty or with different ``d``, NaN or infinite values, fewer than
             2 points in a set, ``subset_size`` < 2, ``subsets`` < 1, ``seed`` < 0.
 
     References:

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._validation import check_labels, check_positive_int, check_tensor
+from .._validation import check_features, check_finite, check_labels, check_pixel_range, check_positive_int, check_tensor
 
 
 def frechet_distance(features_a: torch.Tensor, features_b: torch.Tensor) -> float:
@@ -26,11 +26,18 @@ def frechet_distance(features_a: torch.Tensor, features_b: torch.Tensor) -> floa
     Returns:
         The distance (squared feature units), >= 0.
 
+    Raises:
+        TypeError: features that are not floating-point tensors.
+        ValueError: features not 2-D (e.g. raw images: pass a classifier's features, or use
+            :func:`classifier_frechet_distance`), of different sizes ``k``, NaN or infinite, or
+            fewer than 2 vectors in a set.
+
     References:
         Heusel et al., "GANs Trained by a Two Time-Scale Update Rule ...", NeurIPS 2017, eq. (6).
     """
-    a = check_tensor(features_a, "features_a", ndim=2).detach().cpu().double().numpy()
-    b = check_tensor(features_b, "features_b", ndim=2, last_dim=a.shape[1]).detach().cpu().double().numpy()
+    a = check_features(features_a, "features_a").detach().cpu().double().numpy()
+    b = check_features(features_b, "features_b", last_dim=a.shape[1]).detach().cpu().double().numpy()
+    check_finite(("features_a", torch.from_numpy(a)), ("features_b", torch.from_numpy(b)))
     if len(a) < 2 or len(b) < 2:
         raise ValueError("need at least 2 feature vectors in each set to estimate a covariance")
     mu_a, mu_b = a.mean(0), b.mean(0)
@@ -50,10 +57,14 @@ def inception_score(logits: torch.Tensor) -> float:
     Between 1 and the number of classes: high when each sample is classified confidently and all
     classes occur equally often.
 
+    Raises:
+        TypeError / ValueError: logits that are not a 2-D floating-point tensor, or hold NaN or infinite values.
+
     References:
         Salimans et al., "Improved Techniques for Training GANs", NeurIPS 2016, section 4.
     """
     logits = check_tensor(logits, "logits", ndim=2).detach().double()
+    check_finite(("logits", logits))
     log_p = torch.log_softmax(logits, dim=1)  # log p(y|x), (N, C)
     log_marginal = torch.logsumexp(log_p, dim=0) - np.log(len(log_p))  # log p(y), (C,)
     return float(torch.exp((log_p.exp() * (log_p - log_marginal)).sum(1).mean()))
@@ -88,20 +99,24 @@ def classifier_accuracy(classifier: nn.Module, images: torch.Tensor, labels: tor
 
     Args:
         classifier: a module mapping ``(N, C, H, W)`` images to ``(N, classes)`` logits.
-        images: ``(N, C, H, W)``.
-        labels: ``(N,)`` integer class labels.
+        images: ``(N, C, H, W)``, pixels in [-1, 1].
+        labels: ``(N,)`` integer class labels in ``[0, classes)``.
         batch_size: images per forward pass.
 
     Returns:
         The accuracy in [0, 1].
 
     Raises:
-        TypeError / ValueError: images not 4-D floats, labels not integers of length ``N``.
+        TypeError / ValueError: images not 4-D floats, NaN/Inf pixels or pixels outside [-1, 1] (e.g.
+            0-255 images: rescale with ``x / 127.5 - 1``), labels not integers of length ``N``, or
+            labels outside ``[0, classes)`` for the classifier's number of outputs ``classes``.
     """
     check_tensor(images, "images", ndim=4)
-    check_labels(labels, "labels", len(images))
-    predicted = _batched(classifier, lambda x: classifier(x).argmax(1), images, batch_size)
-    return float((predicted.cpu() == labels.cpu()).double().mean())
+    check_pixel_range(images, "images")
+    labels = check_labels(labels, "labels", len(images))
+    logits = _batched(classifier, classifier, images, batch_size)  # (N, classes)
+    check_labels(labels, "labels", classes=logits.shape[1])
+    return float((logits.argmax(1).cpu() == torch.as_tensor(labels)).double().mean())
 
 
 def label_preservation(classifier: nn.Module, images: torch.Tensor, labels: torch.Tensor, *,
@@ -147,7 +162,8 @@ def classifier_frechet_distance(classifier: nn.Module, real: torch.Tensor, fake:
 
     Raises:
         TypeError: the classifier has no ``features`` method, or images are not float tensors.
-        ValueError: images are not 4-D, or fewer than 2 of either.
+        ValueError: images are not 4-D, hold NaN/Inf or pixels outside [-1, 1] (e.g. 0-255 images:
+            rescale with ``x / 127.5 - 1``), or fewer than 2 of either.
 
     References:
         Heusel et al., "GANs Trained by a Two Time-Scale Update Rule ...", NeurIPS 2017, eq. (6).
@@ -157,8 +173,9 @@ def classifier_frechet_distance(classifier: nn.Module, real: torch.Tensor, fake:
             f"classifier must have a features(x) method (e.g. igmlib.classifiers.reference_classifier()), "
             f"got {type(classifier).__name__}"
         )
-    check_tensor(real, "real", ndim=4)
-    check_tensor(fake, "fake", ndim=4)
+    for name, x in (("real", real), ("fake", fake)):
+        check_tensor(x, name, ndim=4)
+        check_pixel_range(x, name)
     features = [_batched(classifier, classifier.features, x, batch_size) for x in (real, fake)]
     return frechet_distance(*features)
 

@@ -5,7 +5,7 @@ import numpy as np
 import torch
 from torch import distributions as D
 
-from .._validation import check_labels, check_positive, check_positive_int, check_tensor, shape_str
+from .._validation import check_finite, check_labels, check_positive, check_positive_int, check_tensor, shape_str
 from .samples import mixture_modes
 
 
@@ -16,6 +16,7 @@ def _features(x, name: str) -> np.ndarray:
     if x.dim() < 2:
         raise ValueError(f"{name} must have shape (N, F) (or (N, ...), flattened), got {shape_str(x.shape)}: "
                          f"use {name}.reshape(-1, 1) for one feature")
+    check_finite((name, x))
     return x.detach().cpu().reshape(x.shape[0], -1).double().numpy()
 
 
@@ -48,7 +49,8 @@ def linear_probe(
 
     Raises:
         TypeError / ValueError: bad shapes, feature sizes that differ between train and test,
-            float labels, fewer than two classes in the training labels.
+            float labels, fewer than two classes in the training labels, test labels of a class the
+            training labels never show, NaN or infinite features.
 
     References:
         Donahue, Kraehenbuehl, Darrell, "Adversarial Feature Learning", ICLR 2017, section 4.3 and
@@ -69,6 +71,10 @@ def linear_probe(
     yte = check_labels(test_labels, "test_labels", len(xte), per="row of test_features")
     if len(np.unique(ytr)) < 2:
         raise ValueError("train_labels must contain at least two classes")
+    unseen = np.setdiff1d(yte, ytr)
+    if len(unseen):
+        raise ValueError(f"test_labels hold classes {unseen.tolist()} that train_labels never show: a linear probe "
+                         "cannot predict them; split the data so that every class is in the training set")
     scaler = StandardScaler().fit(xtr)
     classifier = LogisticRegression(C=C, max_iter=max_iter).fit(scaler.transform(xtr), ytr)
     return float(classifier.score(scaler.transform(xte), yte))
@@ -96,8 +102,8 @@ def same_mode_rate(
         The fraction in [0, 1].
 
     Raises:
-        TypeError / ValueError: bad shapes, ``x`` and ``x_rec`` of different shapes, neither or
-            both of ``data`` and ``centres``.
+        TypeError / ValueError: bad shapes, ``x`` and ``x_rec`` of different shapes, NaN or
+            infinite values, neither or both of ``data`` and ``centres``.
     """
     if (data is None) == (centres is None):
         raise ValueError("pass either data (a Gaussian mixture) or centres=, not both or neither")
@@ -109,6 +115,7 @@ def same_mode_rate(
     if x.shape != x_rec.shape:
         raise ValueError(f"x_rec must have the shape of x, {shape_str(x.shape)}, got {shape_str(x_rec.shape)}: "
                          "pass one reconstruction per input")
+    check_finite(("x", x), ("x_rec", x_rec))
     centres = centres.detach().cpu().double()
     nearest = torch.cdist(x.detach().cpu().double(), centres).argmin(dim=1)
     nearest_rec = torch.cdist(x_rec.detach().cpu().double(), centres).argmin(dim=1)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .._validation import check_module, check_positive, check_tensor, shape_str
+from .._validation import check_betas, check_module, check_positive, check_tensor, shape_str
 from .. import losses
 from ..player import Player, batch_data
 from .base import LatentSampler, PlayerLR, adam
@@ -155,7 +155,7 @@ class ALI(LatentSampler):
         self.lr = check_positive(lr, "lr")
         self.lr_discriminator = lr_discriminator
         self.lr_generator_encoder = lr_generator_encoder
-        self.betas = tuple(betas)
+        self.betas = check_betas(betas)
 
     # ------------------------------------------------------------------ encoder
     def encoder_params(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:

@@ -21,7 +21,7 @@ import torch
 from torch import distributions as D
 from torch import nn
 
-from .._validation import check_module, check_positive, check_positive_int, check_tensor, shape_str
+from .._validation import check_betas, check_module, check_positive, check_positive_int, check_tensor, shape_str
 from .. import losses
 from ..player import Player
 from .base import adam
@@ -143,7 +143,7 @@ class AVB(_VariationalModel):
         self.noise_dim = check_positive_int(latent_dim if noise_dim is None else noise_dim, "noise_dim")
         self.lr = check_positive(lr, "lr")
         self.lr_adversary = check_positive(lr_adversary, "lr_adversary")
-        self.betas = tuple(betas)
+        self.betas = check_betas(betas)
         self.adversary_updates = check_positive_int(adversary_updates, "adversary_updates")
 
     # ---- the implicit posterior and the adversary ---------------------------------------------------

@@ -17,7 +17,7 @@ import torch
 from torch import distributions as D
 from torch import nn
 
-from .._validation import (check_batch, check_choice, check_event_shape, check_module, check_positive,
+from .._validation import (check_batch, check_betas, check_choice, check_event_shape, check_module, check_positive,
                            check_positive_int, check_tensor)
 from ..player import Player, linear_decay
 from .ema import GeneratorEMA, check_decay
@@ -30,7 +30,11 @@ def adam(lr: float, betas: tuple[float, float] = (0.5, 0.999)):
     torch supports it for the parameters, else the ``foreach`` one: same algorithm, deterministic,
     results equal to the default for-loop Adam up to float rounding (measured on CPU: a 2-128-128
     MLP pair's update takes 86 us fused, 246 us foreach, 319 us for-loop).
+
+    Raises:
+        TypeError / ValueError: ``lr`` not a positive number, ``betas`` not a pair of numbers in [0, 1).
     """
+    lr, betas = check_positive(lr, "lr"), check_betas(betas)
 
     def factory(params) -> torch.optim.Optimizer:
         params = list(params)

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import losses
-from .._validation import check_choice, check_module, check_positive, check_positive_int, check_tensor
+from .._validation import check_betas, check_choice, check_module, check_positive, check_positive_int, check_tensor
 from ..losses import GAN_LOSSES
 from ..player import Player
 from .base import LatentSampler, PlayerLR, adam
@@ -96,7 +96,7 @@ class ConditionalGAN(LatentSampler):
         self.loss = check_choice(loss, "loss", GAN_LOSSES)
         self.lr = check_positive(lr, "lr")
         self.lr_discriminator, self.lr_generator = lr_discriminator, lr_generator
-        self.betas = tuple(betas)
+        self.betas = check_betas(betas)
 
     # ---- labels ---------------------------------------------------------------------------------
     def check_labels(self, labels, n: int | None = None, name: str = "labels") -> torch.Tensor:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .._validation import check_module, check_positive, check_positive_int, check_tensor
+from .._validation import check_betas, check_module, check_positive, check_positive_int, check_tensor
 from .. import losses
 from ..player import Player, linear_decay
 from .base import PlayerLR, adam
@@ -151,8 +151,11 @@ class CycleGAN(nn.Module):
             0.5); ``None`` keeps the learning rate constant.
 
     Raises:
-        TypeError: a network is not an ``nn.Module``.
-        ValueError: negative weights, a negative history, a learning rate <= 0, ``decay_start`` outside [0, 1).
+        TypeError: a network is not an ``nn.Module``, ``betas`` is not a pair of numbers, a weight or
+            ``decay_start`` is not a number; in training (:func:`igmlib.fit`), a minibatch that is not a
+            pair ``(x_a, x_b)`` of the two domains (e.g. one tensor of images).
+        ValueError: negative weights, a negative history, a learning rate <= 0, ``decay_start`` outside [0, 1),
+            ``betas`` outside [0, 1).
 
     References:
         Zhu, Park, Isola, Efros, "Unpaired Image-to-Image Translation using Cycle-Consistent
@@ -193,8 +196,8 @@ class CycleGAN(nn.Module):
         self.lr = check_positive(lr, "lr")
         self.lr_generators = lr_generators
         self.lr_discriminators = lr_discriminators
-        self.betas = tuple(betas)
-        if decay_start is not None and not 0 <= decay_start < 1:
+        self.betas = check_betas(betas)
+        if decay_start is not None and check_positive(decay_start, "decay_start", allow_zero=True) >= 1:
             raise ValueError(f"decay_start must be a fraction of the run in [0, 1) or None, got {decay_start!r}")
         self.decay_start = decay_start
 
@@ -242,7 +245,7 @@ class CycleGAN(nn.Module):
         # igmlib's least-squares losses carry LSGAN's 1/2 (Mao et al. 2017) and CycleGAN's eq. (1) does not,
         # so this is half of eq. (3): L_LS(G) + L_LS(F) + lambda/2 L_cyc. Same minimiser, and Adam's
         # updates do not change when the loss is scaled by a constant.
-        x, y = batch
+        x, y = _domains(batch)
         fake_y, fake_x = self.generator_xy(x), self.generator_yx(y)
         adversarial = (losses.generator_loss(self.discriminator_y(fake_y), "least_squares")
                        + losses.generator_loss(self.discriminator_x(fake_x), "least_squares"))
@@ -257,7 +260,7 @@ class CycleGAN(nn.Module):
 
     def discriminators_loss(self, batch) -> dict[str, torch.Tensor]:
         # (2) Update D_X and D_Y: real images -> 1, generated ones (from the histories) -> 0.
-        x, y = batch
+        x, y = _domains(batch)
         with torch.no_grad():
             fake_y = self.history_y.query(self.generator_xy(x))
             fake_x = self.history_x.query(self.generator_yx(y))
@@ -273,3 +276,17 @@ class CycleGAN(nn.Module):
             Player("discriminators", [self.discriminator_x, self.discriminator_y], self.discriminators_loss,
                    adam(self.lr_discriminators, self.betas), scheduler=scheduler),
         ]
+
+
+def _domains(batch) -> tuple[torch.Tensor, torch.Tensor]:
+    """The minibatch ``(x, y)`` of both domains (a type check only: no host synchronisation).
+
+    Raises:
+        TypeError: ``batch`` is not a pair of tensors (e.g. one tensor of images).
+    """
+    if not (isinstance(batch, (tuple, list)) and len(batch) == 2 and all(isinstance(t, torch.Tensor) for t in batch)):
+        got = f"a tuple of {len(batch)}" if isinstance(batch, (tuple, list)) else f"a {type(batch).__name__}"
+        raise TypeError(f"CycleGAN expects a pair of domains (x_a, x_b) per minibatch, got {got}: train on "
+                        "igmlib.data.unpaired_digits(...).sampler(), igmlib.data.unpaired_sampler(x_a, x_b), "
+                        "or a tuple (x_a, x_b) of two image tensors")
+    return batch[0], batch[1]

@@ -17,7 +17,7 @@ import torch
 from torch import distributions as D
 from torch import nn
 
-from .._validation import check_choice, check_event_shape, check_positive, check_positive_int, check_tensor, shape_str
+from .._validation import check_betas, check_choice, check_event_shape, check_positive, check_positive_int, check_tensor, shape_str
 from ..player import Player
 from .base import LikelihoodModel, adam
 
@@ -107,7 +107,7 @@ class DensityNetwork(LikelihoodModel):
         self.min_scale = check_positive(min_scale, "min_scale", allow_zero=True)
         self.samples = check_positive_int(samples, "samples")
         self.lr = check_positive(lr, "lr")
-        self.betas = tuple(betas)
+        self.betas = check_betas(betas)
         self.max_elements = check_positive_int(max_elements, "max_elements")
         self.fixed_scale = None if scale is None else check_positive(scale, "scale")
         if likelihood == "gaussian" and scale is None:

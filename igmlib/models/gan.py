@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .._validation import check_choice, check_module, check_positive
+from .._validation import check_betas, check_choice, check_module, check_positive
 from .. import losses
 from ..losses import GAN_LOSSES
 from ..penalties import GAN_PENALTIES, r1_penalty, roth_penalty
@@ -82,7 +82,7 @@ class GAN(LatentSampler):
         self.lr = check_positive(lr, "lr")
         self.lr_discriminator = lr_discriminator
         self.lr_generator = lr_generator
-        self.betas = tuple(betas)
+        self.betas = check_betas(betas)
         self.joint_batch = bool(joint_batch)
         self.penalty = None if penalty is None else check_choice(penalty, "penalty", GAN_PENALTIES)
         default_weight = {"r1": 10.0, "gan_dp": 2.0}.get(self.penalty, 0.0)

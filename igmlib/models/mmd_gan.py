@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from .._validation import check_choice, check_module, check_positive, check_positive_int, shape_str
+from .._validation import check_betas, check_choice, check_module, check_positive, check_positive_int, shape_str
 from .. import penalties
 from ..divergences import gaussian_kernel, mmd2
 from ..divergences.kernel_mmd import check_scales, rational_quadratic_kernel, unbiased_mmd2
@@ -140,9 +140,7 @@ class MMDGAN(LatentSampler):
         self.lr = check_positive(lr, "lr") if lr is not None else (5e-5 if constraint == "clip" else 1e-4)
         self.lr_critic = lr_critic
         self.lr_generator = lr_generator
-        self.betas = tuple(betas) if betas is not None else (0.5, 0.9)
-        if len(self.betas) != 2:
-            raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+        self.betas = check_betas(betas) if betas is not None else (0.5, 0.9)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The critic's features ``h(x)``, shape ``(N, k)`` (the critic's output, flattened).

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from .._validation import check_positive
+from .._validation import check_betas, check_positive
 from ..divergences import mmd2
 from ..player import Player, batch_data
 from .base import LatentSampler, adam
@@ -121,7 +121,7 @@ class MomentMatching(LatentSampler):
             raise ValueError(f"weights must have one entry per statistic ({len(self.names)}), got {len(weights)}")
         self.weights = [check_positive(w, "weight", allow_zero=True) for w in weights]
         self.lr = check_positive(lr, "lr")
-        self.betas = tuple(betas)
+        self.betas = check_betas(betas)
 
     @staticmethod
     def _per_sample(s: Callable, name: str) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -227,7 +227,7 @@ class GMMN(LatentSampler):
         self.bandwidths = bandwidths
         self.unbiased, self.sqrt = bool(unbiased), bool(sqrt)
         self.lr = check_positive(lr, "lr")
-        self.betas = tuple(betas)
+        self.betas = check_betas(betas)
 
     def mmd2(self, samples: torch.Tensor, data: torch.Tensor) -> torch.Tensor:
         """The MMD^2 estimate this model minimises, between ``samples`` and ``data`` (scalar)."""

@@ -14,7 +14,7 @@ import torch
 from torch import distributions as D
 from torch import nn
 
-from .._validation import check_module, check_positive, check_tensor
+from .._validation import check_betas, check_module, check_positive, check_tensor
 from .. import losses
 from ..player import Player, batch_data
 from .base import adam
@@ -65,7 +65,7 @@ class RatioEstimator(nn.Module):
         self.classifier = classifier
         self.reference = reference
         self.lr = check_positive(lr, "lr")
-        self.betas = tuple(betas)
+        self.betas = check_betas(betas)
 
     def sample_reference(self, n: int) -> torch.Tensor:
         """``n`` samples of ``q`` on the classifier's device and dtype."""

@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import distributions as D
 from torch import nn
 
-from .._validation import check_choice, check_module, check_positive, check_positive_int, check_tensor, shape_str
+from .._validation import check_betas, check_choice, check_module, check_positive, check_positive_int, check_tensor, shape_str
 from ..divergences import gaussian_kl
 from ..player import Player
 from .base import LikelihoodModel, adam
@@ -242,7 +242,7 @@ class VAE(_VariationalModel):
         check_module(encoder, "encoder")
         self.encoder = encoder
         self.lr = check_positive(lr, "lr")
-        self.betas = tuple(betas)
+        self.betas = check_betas(betas)
         self.beta = check_positive(beta, "beta", allow_zero=True)
 
     # ---- q(z | x) -------------------------------------------------------------------------------

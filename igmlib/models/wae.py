@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from .. import losses
-from .._validation import check_choice, check_module, check_positive, check_tensor, shape_str
+from .._validation import check_betas, check_choice, check_module, check_positive, check_tensor, shape_str
 from ..divergences import inverse_multiquadratic_kernel, unbiased_mmd2
 from ..player import Player, batch_data
 from .base import LatentSampler, PlayerLR, adam
@@ -100,7 +100,7 @@ class WAE(LatentSampler):
         self.kernel_multiples = tuple(check_positive(s, "kernel_multiples") for s in kernel_multiples)
         self.lr = check_positive(lr, "lr")
         self.lr_discriminator = 5e-4 if lr_discriminator is None else lr_discriminator
-        self.betas = tuple(betas)
+        self.betas = check_betas(betas)
 
     @property
     def decoder(self) -> nn.Module:

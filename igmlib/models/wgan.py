@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .._validation import check_choice, check_module, check_positive, check_positive_int
+from .._validation import check_betas, check_choice, check_module, check_positive, check_positive_int
 from .. import losses
 from .. import penalties
 from ..player import Player
@@ -95,7 +95,7 @@ class WGAN(LatentSampler):
         self.lr = check_positive(lr, "lr") if lr is not None else (5e-5 if constraint == "clip" else 1e-4)
         self.lr_critic = lr_critic
         self.lr_generator = lr_generator
-        self.betas = tuple(betas) if betas is not None else (0.0, 0.9)
+        self.betas = check_betas(betas) if betas is not None else (0.0, 0.9)
         self.log_grad_norm = bool(log_grad_norm)
 
     def optimizer(self, lr: float | None = None):
