@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from .._validation import check_choice, check_module, check_positive
+from .._validation import check_betas, check_choice, check_module, check_positive
 from ..divergences.f import FDivergence, f_divergence
 from ..player import Player
 from .base import LatentSampler, PlayerLR, adam
@@ -103,7 +103,7 @@ class FGAN(LatentSampler):
         self.lr = check_positive(lr, "lr")
         self.lr_critic = lr_critic
         self.lr_generator = lr_generator
-        self.betas = tuple(betas)
+        self.betas = check_betas(betas)
         self.single_step = bool(single_step)
         self.generator_objective = check_choice(generator_objective, "generator_objective", GENERATOR_OBJECTIVES)
         if self.single_step and self.generator_objective != "bound":

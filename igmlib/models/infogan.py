@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._validation import check_choice, check_module, check_positive, check_positive_int, check_tensor
+from .._validation import check_betas, check_choice, check_module, check_positive, check_positive_int, check_tensor
 from .. import losses
 from ..divergences.information import gaussian_information_bound, mutual_information_bound
 from ..losses import GAN_LOSSES
@@ -152,7 +152,7 @@ class InfoGAN(LatentSampler):
         self.loss = check_choice(loss, "loss", GAN_LOSSES)
         self.lr = None if lr is None else check_positive(lr, "lr")
         self.lr_discriminator, self.lr_generator = lr_discriminator, lr_generator
-        self.betas = tuple(betas)
+        self.betas = check_betas(betas)
         self.info_trains_body = bool(info_trains_body)
         declared = getattr(generator, "latent_dim", getattr(generator, "in_features", None))
         if isinstance(declared, int) and declared != self.input_dim:
