@@ -3,7 +3,8 @@
 ``ipywidgets`` is in the ``[book]`` extra only: it is imported inside the functions that need it,
 and ``igmlib`` itself imports this module only when ``igm.book`` is first used. Sliders need a
 live kernel (Jupyter, Colab); in the static HTML book they do nothing, so each widget has a plain
-plotting function beside it (here :func:`plot_network_density`) for a static grid of settings.
+plotting function beside it (here :func:`plot_network_density`), and :mod:`igmlib.book.static`
+turns those into players that respond without a kernel (precomputed frames).
 """
 from __future__ import annotations
 

@@ -248,7 +248,7 @@ def median_bandwidth(x: torch.Tensor, y: torch.Tensor | None = None, *,
 
     Raises:
         TypeError / ValueError: as :func:`gaussian_kernel`; fewer than 2 pooled samples; NaN or
-            infinite samples; ``max_points`` not an int >= 2.
+            infinite samples; ``max_points`` not an int >= 2; ``seed`` not an int >= 0.
 
     References:
         Gretton et al., "A Kernel Two-Sample Test", JMLR 13, 2012, experiments (kernel size set
@@ -259,6 +259,7 @@ def median_bandwidth(x: torch.Tensor, y: torch.Tensor | None = None, *,
         raise ValueError(f"the median heuristic needs at least 2 pooled samples, got {len(z)}")
     if max_points is not None and check_positive_int(max_points, "max_points") < 2:
         raise ValueError(f"max_points must be >= 2 (or None for every sample), got {max_points}")
+    seed = check_positive_int(seed, "seed", allow_zero=True)  # torch.Generator refuses negative seeds
     if not bool(torch.isfinite(z).all()):
         raise ValueError("the samples contain NaN or infinite values: the median distance is undefined; "
                          "drop them first, e.g. x[torch.isfinite(x).flatten(1).all(1)]")
