@@ -20,7 +20,7 @@ CHAPTERS = sorted(BOOK.glob("[0-9][0-9]_*.md"))
 
 def _toc_files() -> list[str]:
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    return [toc["root"]] + [entry["file"] for entry in toc["chapters"]]
+    return [toc["root"]] + [entry["file"] for part in toc["parts"] for entry in part["chapters"]]
 
 
 def test_there_are_chapters():

@@ -32,7 +32,8 @@ SCREENSHOTS = ROOT / "_build" / "screenshots"
 CHROMIUM = shutil.which("chromium")
 FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--disable-quic"]
-PAGES = (lambda toc: [toc["root"]] + [c["file"] for c in toc["chapters"]])(yaml.safe_load((ROOT / "_toc.yml").read_text()))
+PAGES = (lambda toc: [toc["root"]] + [c["file"] for part in toc["parts"] for c in part["chapters"]])(
+    yaml.safe_load((ROOT / "_toc.yml").read_text()))
 
 if CHROMIUM is None and os.environ.get("IGM_REQUIRE_BROWSER") == "1":
     raise RuntimeError("IGM_REQUIRE_BROWSER=1 but no chromium on PATH: apt-get install -y chromium")
