@@ -36,7 +36,7 @@ BUDGETS = {  # steps per problem (None: each model's own, from igmlib.book.zoo),
 TOY_COLUMNS = ["steps", "modes", "high_quality", "mode_kl", "mmd2", "toy_log_likelihood", "two_sample", "precision", "recall",
                "density", "coverage", "log_likelihood", "train_seconds"]
 DIGIT_COLUMNS = ["steps", "frechet", "kid", "inception_score", "precision", "recall", "density", "coverage", "two_sample",
-                 "parzen", "log_likelihood", "train_seconds"]
+                 "parzen", "log_likelihood", "code_accuracy", "train_seconds"]
 
 
 def machine(device: torch.device) -> str:

@@ -83,6 +83,30 @@ def test_evaluate_on_the_ring_scores_data_as_perfect_and_a_collapse_as_one_mode(
     assert math.isnan(perfect["log_likelihood"])  # a bare sampler has no likelihood
 
 
+class CodeSampler(Sampler):
+    """A stand-in with an unsupervised classifier: ``predict_code`` maps digit labels through ``codes``."""
+
+    def __init__(self, draw, codes):
+        super().__init__(draw)
+        self.codes = codes
+
+    def predict_code(self, images):
+        test = igm.data.digits("test")
+        assert torch.equal(images, test.x)  # scored on the labelled test digits
+        return self.codes(test.y)
+
+
+def test_code_accuracy_is_the_matched_accuracy_of_predict_code_on_test_digits():
+    train = igm.data.digits("train").x
+    draw = lambda n: train[torch.randint(len(train), (n,))]
+    permuted = evaluation.evaluate(CodeSampler(draw, lambda y: (y * 3 + 1) % 10), "digits", n=100, seed=0)
+    assert permuted["code_accuracy"] == 1.0  # codes are arbitrary names: a permutation loses nothing
+    merged = evaluation.evaluate(CodeSampler(draw, lambda y: torch.where(y == 9, 4, y)), "digits", n=100, seed=0)
+    y = igm.data.digits("test").y
+    assert merged["code_accuracy"] == pytest.approx(1 - float((y == 9).float().mean()))  # 9s counted as errors
+    assert math.isnan(evaluation.evaluate(Sampler(draw), "digits", n=100, seed=0)["code_accuracy"])
+
+
 def test_evaluate_on_digits_separates_real_images_from_one_repeated_image():
     train = igm.data.digits("train").x
     real = evaluation.evaluate(Sampler(lambda n: train[torch.randint(len(train), (n,))]), "digits", n=500, seed=0)
